@@ -1,0 +1,1 @@
+"""Composition root: settings, logging, the application factory and the ``tipline`` CLI."""

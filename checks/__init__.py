@@ -1,0 +1,1 @@
+"""The verification engine: pure, synchronous image science. Knows nothing of Telegram or SQL."""

@@ -1,0 +1,100 @@
+"""Tipline's one exception tree.
+
+Callers catch these, never a library's own exceptions: foreign errors are translated where they
+enter (``raise CorruptImage(...) from exc``). Every error carries a stable ``code`` that scripts
+and the bot's cards rely on, and a message written for the person who sent the input.
+
+    TiplineError
+    ├── InvalidInput             the input itself is unusable; nothing else is wrong
+    │   ├── UnsupportedFormat    not a picture format we read
+    │   ├── FileTooLarge         more bytes than the configured limit
+    │   ├── ImageTooLarge        more pixels than the limit (decompression bombs land here)
+    │   ├── CorruptImage         a picture format, but it does not decode
+    │   └── InvalidHash          a hash string of the wrong length or alphabet
+    ├── CheckError               analysis failed for a reason that is not the input's fault
+    ├── StorageError             the database refused or could not be reached
+    │   ├── StorageUnavailable   cannot connect or open
+    │   ├── MigrationError       the schema is newer than this code, or a migration failed
+    │   └── NotFound             the row asked for does not exist
+    └── ConfigError              a setting is missing or malformed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckError",
+    "ConfigError",
+    "CorruptImage",
+    "FileTooLarge",
+    "ImageTooLarge",
+    "InvalidHash",
+    "InvalidInput",
+    "MigrationError",
+    "NotFound",
+    "StorageError",
+    "StorageUnavailable",
+    "TiplineError",
+    "UnsupportedFormat",
+]
+
+
+class TiplineError(Exception):
+    """Root of every error Tipline raises on purpose."""
+
+    code = "tipline_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def as_dict(self) -> dict[str, str]:
+        """The ``{code, message}`` pair printed by ``tipline check --json``."""
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidInput(TiplineError):
+    code = "invalid_input"
+
+
+class UnsupportedFormat(InvalidInput):
+    code = "unsupported_format"
+
+
+class FileTooLarge(InvalidInput):
+    code = "file_too_large"
+
+
+class ImageTooLarge(InvalidInput):
+    code = "image_too_large"
+
+
+class CorruptImage(InvalidInput):
+    code = "corrupt_image"
+
+
+class InvalidHash(InvalidInput):
+    code = "invalid_hash"
+
+
+class CheckError(TiplineError):
+    code = "check_failed"
+
+
+class StorageError(TiplineError):
+    code = "storage_error"
+
+
+class StorageUnavailable(StorageError):
+    code = "storage_unavailable"
+
+
+class MigrationError(StorageError):
+    code = "migration_error"
+
+
+class NotFound(StorageError):
+    code = "not_found"
+
+
+class ConfigError(TiplineError):
+    code = "config_error"

@@ -1,0 +1,41 @@
+"""Every hash of one picture, together: what is stored for a known item and what is looked up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PIL import Image
+
+from checks.signals.pdq import Pdq
+from checks.signals.phash import Phash
+from checks.signals.sha256 import Sha256
+
+__all__ = ["Fingerprint", "compute_fingerprint"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """Hashes of one picture. Any may be missing when a known item was imported by hash."""
+
+    sha256: str | None = None
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    phash: str | None = None
+    #: Only computed for a query (a stored item is never looked up by its mirror).
+    pdq_mirrored: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.sha256 is None and self.pdq is None and self.phash is None:
+            raise ValueError("a fingerprint needs at least one of sha256, pdq, phash")
+
+
+def compute_fingerprint(data: bytes, image: Image.Image) -> Fingerprint:
+    """Hash the file's bytes and its (already oriented, reduced) RGB pixels."""
+    pdq = Pdq.compute(image)
+    return Fingerprint(
+        sha256=Sha256.compute(data),
+        pdq=pdq.hash,
+        pdq_quality=pdq.quality,
+        phash=Phash.compute(image),
+        pdq_mirrored=pdq.mirrored,
+    )

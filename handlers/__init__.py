@@ -1,0 +1,1 @@
+"""Telegram adapters: intake, status, review and admin handlers, and card rendering."""

@@ -1,0 +1,1 @@
+"""Persistence: the repository interface, its SQLite and PostgreSQL backends, the index."""

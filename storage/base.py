@@ -1,0 +1,113 @@
+"""The one storage interface. SQLite and PostgreSQL implement it; one contract suite tests both.
+
+Frozen dataclasses go in and come out; no backend type leaks past this module's callers, and
+every driver exception is translated into :mod:`checks.errors` where it enters.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from checks.matching import Match
+from checks.signals import Fingerprint
+from checks.verdicts import Verdict
+
+__all__ = ["KnownItem", "KnownItemDraft", "Storage", "UpsertResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class KnownItemDraft:
+    """A known item as written: its hashes, the verdict and the context a newsroom records.
+
+    Its identity (for idempotent imports) is the first of sha256, pdq, phash that it has.
+    """
+
+    fingerprint: Fingerprint
+    verdict: Verdict
+    title: str = ""
+    note: str = ""
+    fact_check_url: str | None = None
+    original_date: str | None = None
+    original_place: str | None = None
+    source: str | None = None
+    #: Pseudonym of whoever recorded it (a moderator's HMAC, or "import").
+    recorded_by: str | None = None
+
+    @property
+    def natural_key(self) -> str:
+        fp = self.fingerprint
+        if fp.sha256:
+            return f"sha256:{fp.sha256}"
+        if fp.pdq:
+            return f"pdq:{fp.pdq}"
+        return f"phash:{fp.phash}"
+
+
+@dataclass(frozen=True, slots=True)
+class KnownItem:
+    """A stored known item."""
+
+    id: int
+    draft: KnownItemDraft
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str | None = field(default=None)
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        return self.draft.fingerprint
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.draft.verdict
+
+    @property
+    def title(self) -> str:
+        return self.draft.title
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """What an upsert did: ``created`` a new row, ``updated`` a changed one, or neither."""
+
+    item: KnownItem
+    created: bool
+    updated: bool
+
+
+class Storage(ABC):
+    """A Tipline database. Open with :func:`storage.open_storage`; close with :meth:`close`."""
+
+    @abstractmethod
+    async def upsert_known_item(self, draft: KnownItemDraft) -> UpsertResult:
+        """Insert, or update the item with the same natural key; the index follows at once."""
+
+    @abstractmethod
+    async def get_known_item(self, item_id: int) -> KnownItem | None: ...
+
+    @abstractmethod
+    def iter_known_items(self) -> AsyncIterator[KnownItem]:
+        """Every known item, oldest first (for export)."""
+
+    @abstractmethod
+    async def count_known_items(self) -> int: ...
+
+    @abstractmethod
+    async def lookup(self, query: Fingerprint) -> list[Match]:
+        """Known items matching the query, best first (see :func:`checks.matching.accept`)."""
+
+    @abstractmethod
+    async def refresh_index(self) -> int:
+        """Pick up items other instances added since the last refresh; returns how many."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Storage:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
