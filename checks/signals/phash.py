@@ -13,7 +13,7 @@ __all__ = ["PHASH_THRESHOLD", "Phash"]
 
 #: Largest distance (of 64 bits) counted as the same picture. Calibrated on ../shared/data:
 #: see docs/calibration.md for the distances behind this number.
-PHASH_THRESHOLD = 10
+PHASH_THRESHOLD = 4
 
 
 class Phash(HashKind):
