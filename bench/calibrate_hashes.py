@@ -82,7 +82,9 @@ def main() -> None:
                 "negative_pairs": sum(pdq_hist.values()),
                 "positives": positives,
                 "negative_phash_histogram": dict(sorted(phash_hist.items())),
-                "negative_pdq_histogram_low": {k: v for k, v in sorted(pdq_hist.items()) if k <= 48},
+                "negative_pdq_histogram_low": {
+                    k: v for k, v in sorted(pdq_hist.items()) if k <= 48
+                },
                 "near_negative_pairs": near,
             },
             indent=1,

@@ -10,12 +10,14 @@ and the bot's cards rely on, and a message written for the person who sent the i
     │   ├── FileTooLarge         more bytes than the configured limit
     │   ├── ImageTooLarge        more pixels than the limit (decompression bombs land here)
     │   ├── CorruptImage         a picture format, but it does not decode
-    │   └── InvalidHash          a hash string of the wrong length or alphabet
+    │   ├── InvalidHash          a hash string of the wrong length or alphabet
+    │   └── UnreadableFile       the file named cannot be read (missing, a folder, no access)
     ├── CheckError               analysis failed for a reason that is not the input's fault
     ├── StorageError             the database refused or could not be reached
     │   ├── StorageUnavailable   cannot connect or open
     │   ├── MigrationError       the schema is newer than this code, or a migration failed
-    │   └── NotFound             the row asked for does not exist
+    │   ├── NotFound             the row asked for does not exist
+    │   └── Conflict             the change collides with one made first (e.g. two verdicts)
     └── ConfigError              a setting is missing or malformed
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 __all__ = [
     "CheckError",
     "ConfigError",
+    "Conflict",
     "CorruptImage",
     "FileTooLarge",
     "ImageTooLarge",
@@ -34,6 +37,7 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "TiplineError",
+    "UnreadableFile",
     "UnsupportedFormat",
 ]
 
@@ -76,6 +80,10 @@ class InvalidHash(InvalidInput):
     code = "invalid_hash"
 
 
+class UnreadableFile(InvalidInput):
+    code = "unreadable_file"
+
+
 class CheckError(TiplineError):
     code = "check_failed"
 
@@ -94,6 +102,10 @@ class MigrationError(StorageError):
 
 class NotFound(StorageError):
     code = "not_found"
+
+
+class Conflict(StorageError):
+    code = "conflict"
 
 
 class ConfigError(TiplineError):

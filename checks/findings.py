@@ -211,10 +211,12 @@ def _edited_finding(metadata: Metadata) -> Finding | None:
     )
 
 
-def _thumbnail_finding(metadata: Metadata, image: Image.Image) -> Finding | None:
+def _thumbnail_finding(
+    metadata: Metadata, image: Image.Image, decoded: Image.Image | None
+) -> Finding | None:
     if metadata.thumbnail is None:
         return None
-    comparison = compare_thumbnail(metadata.thumbnail, image, metadata.orientation)
+    comparison = compare_thumbnail(metadata.thumbnail, image, metadata.orientation, decoded=decoded)
     if comparison is None:
         return None
     if comparison.match is ThumbnailMatch.MIRRORED:
@@ -407,17 +409,19 @@ def derive_findings(
     pdq_quality: int | None,
     file_size: int,
     now: datetime | None = None,
+    thumbnail_pixels: Image.Image | None = None,
 ) -> list[Finding]:
     """Findings for one file, most serious first.
 
     ``image`` is the small decoded picture, upright and RGB. ``now`` fixes the clock for the
-    date rules (tests); it defaults to the current time.
+    date rules (tests); it defaults to the current time. ``thumbnail_pixels`` are the embedded
+    thumbnail's, when the caller decoded them already (off the critical path).
     """
     moment = now or datetime.now(UTC)
     found = [
         _c2pa_finding(metadata),
         _ai_finding(metadata),
-        _thumbnail_finding(metadata, image),
+        _thumbnail_finding(metadata, image, thumbnail_pixels),
         _gps_finding(metadata),
         _serial_finding(metadata),
         _author_finding(metadata),

@@ -82,10 +82,11 @@ def accept(candidate: Candidate, query_pdq_quality: int | None) -> tuple[str, in
     """
     if candidate.exact:
         return ("sha256", 0)
+    # A stored hash of unknown quality (imported by hash alone) is trusted: exchanges such as
+    # ThreatExchange share only PDQ hashes that passed the quality gate.
+    item_quality_ok = candidate.item_pdq_quality is None or Pdq.usable(candidate.item_pdq_quality)
     pdq_ok = (
-        candidate.pdq_distance is not None
-        and Pdq.usable(query_pdq_quality)
-        and Pdq.usable(candidate.item_pdq_quality)
+        candidate.pdq_distance is not None and Pdq.usable(query_pdq_quality) and item_quality_ok
     )
     if pdq_ok:
         assert candidate.pdq_distance is not None
@@ -109,4 +110,3 @@ def overall_verdict(matches: list[Match]) -> str:
     if not matches:
         return "new"
     return min(matches, key=rank_key).verdict.value
-

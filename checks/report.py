@@ -7,13 +7,26 @@ wrapped as :class:`checks.errors.CheckError`, so one bad file never stops a batc
 
 from __future__ import annotations
 
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from checks.decode import DEFAULT_LIMITS, DecodeLimits, decode_for_hashing, mime_type, open_image
+from PIL import Image
+
+from checks.decode import (
+    DEFAULT_LIMITS,
+    DecodeLimits,
+    decode_reduced,
+    mime_type,
+    open_image,
+    upright,
+)
 from checks.errors import CheckError, TiplineError
 from checks.findings import Finding, derive_findings
 from checks.metadata import Metadata, extract_metadata
-from checks.signals import Fingerprint, compute_fingerprint
+from checks.metadata.thumbnail import decode_thumbnail
+from checks.signals import Fingerprint, Pdq, Phash, Sha256
 
 __all__ = ["Report", "analyse"]
 
@@ -50,17 +63,56 @@ class Report:
         }
 
 
+def _helper_thread() -> ThreadPoolExecutor:
+    return _helper_thread_of(os.getpid())
+
+
+@functools.cache
+def _helper_thread_of(pid: int) -> ThreadPoolExecutor:
+    """One helper thread per process. Pillow's JPEG decoder releases the GIL (decode_for_hashing
+    hands it the whole file at once), so metadata and the SHA-256 are done on this thread while
+    the pixels decode: a check then costs little more than the 1/8-scale decode itself.
+    Keyed by process id: a forked worker must not inherit its parent's (thread-less) pool."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="tipline-metadata")
+
+
+def _side_work(opened: Image.Image, data: bytes) -> tuple[Metadata, str, Image.Image | None]:
+    """Everything that needs no main-picture pixels: metadata, SHA-256, thumbnail pixels."""
+    metadata = extract_metadata(opened, data)
+    sha256 = Sha256.compute(data)
+    thumbnail = decode_thumbnail(metadata.thumbnail) if metadata.thumbnail else None
+    return metadata, sha256, thumbnail
+
+
 def analyse(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> Report:
     """Analyse one file's bytes. Raises ``InvalidInput`` subclasses for unusable files."""
     try:
-        opened = open_image(data, limits)
+        opened = open_image(data, limits)  # header only: limits are checked before any decode
         fmt, mime = opened.format or "", mime_type(opened)
         width, height = opened.size
-        metadata = extract_metadata(opened, data)  # header only: before draft() shrinks it
-        pixels = decode_for_hashing(opened)
-        fingerprint = compute_fingerprint(data, pixels)
+        # The helper reads the header's Image object; the pixels decode from a second one
+        # here, since PIL images are not safe to share between threads.
+        side_work = _helper_thread().submit(_side_work, opened, data)
+        try:
+            reduced = decode_reduced(open_image(data, limits))
+        finally:
+            metadata, sha256, thumbnail = side_work.result()
+        pixels = upright(reduced, metadata.orientation, fmt)
+        pdq = Pdq.compute(pixels)
+        phash = Phash.compute(pixels)
+        fingerprint = Fingerprint(
+            sha256=sha256,
+            pdq=pdq.hash,
+            pdq_quality=pdq.quality,
+            phash=phash,
+            pdq_mirrored=pdq.mirrored,
+        )
         findings = derive_findings(
-            metadata, pixels, pdq_quality=fingerprint.pdq_quality, file_size=len(data)
+            metadata,
+            pixels,
+            pdq_quality=fingerprint.pdq_quality,
+            file_size=len(data),
+            thumbnail_pixels=thumbnail,
         )
     except TiplineError:
         raise

@@ -60,6 +60,9 @@ _ROTATIONS = (_T.ROTATE_90, _T.ROTATE_180, _T.ROTATE_270)
 _MIRRORS = (_T.FLIP_LEFT_RIGHT, _T.FLIP_TOP_BOTTOM, _T.TRANSPOSE, _T.TRANSVERSE)
 
 
+_DRAFT_SIDE = 48
+
+
 def read_thumbnail(exif: ExifRead) -> tuple[EmbeddedThumbnail | None, tuple[str, ...]]:
     """The embedded thumbnail if IFD1 points at a JPEG inside the EXIF block."""
     if exif.tiff is None or exif.thumbnail_span is None:
@@ -81,6 +84,9 @@ def decode_thumbnail(thumbnail: EmbeddedThumbnail) -> Image.Image | None:
             with Image.open(io.BytesIO(thumbnail.data)) as image:
                 if image.width * image.height > 1_000_000:  # a "thumbnail" this big is not one
                     return None
+                # The comparison works on a 12x12 grid: a JPEG thumbnail need not decode at
+                # full size, so let the DCT scale it down while decoding.
+                image.draft("RGB", (_DRAFT_SIDE, _DRAFT_SIDE))
                 return image.convert("RGB")
     except Exception:  # any decoder failure means "no usable thumbnail", never an error
         return None
@@ -162,16 +168,21 @@ def _similarity(thumb: Image.Image, picture: Image.Image, picture_grid: np.ndarr
 
 
 def compare_thumbnail(
-    thumbnail: EmbeddedThumbnail, picture: Image.Image, orientation: int
+    thumbnail: EmbeddedThumbnail,
+    picture: Image.Image,
+    orientation: int,
+    *,
+    decoded: Image.Image | None = None,
 ) -> ThumbnailComparison | None:
     """Compare the thumbnail, turned upright by ``orientation``, with the upright picture.
 
-    ``picture`` is the decoded (small, orientation-corrected) main picture. Returns None when
+    ``picture`` is the decoded (small, orientation-corrected) main picture; ``decoded`` is the
+    thumbnail's pixels when a caller decoded them already. Returns None when
     there is nothing sound to compare: no decodable thumbnail, a tiny or featureless picture.
     """
     if min(picture.size) < _MIN_SIDE:
         return None
-    thumb = decode_thumbnail(thumbnail)
+    thumb = decoded if decoded is not None else decode_thumbnail(thumbnail)
     if thumb is None or min(thumb.size) < 8:
         return None
     if orientation in _UPRIGHT:

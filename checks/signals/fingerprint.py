@@ -29,11 +29,14 @@ class Fingerprint:
             raise ValueError("a fingerprint needs at least one of sha256, pdq, phash")
 
 
-def compute_fingerprint(data: bytes, image: Image.Image) -> Fingerprint:
-    """Hash the file's bytes and its (already oriented, reduced) RGB pixels."""
+def compute_fingerprint(
+    data: bytes, image: Image.Image, *, sha256: str | None = None
+) -> Fingerprint:
+    """Hash the file's bytes (unless ``sha256`` is already known) and its upright, reduced
+    RGB pixels."""
     pdq = Pdq.compute(image)
     return Fingerprint(
-        sha256=Sha256.compute(data),
+        sha256=sha256 or Sha256.compute(data),
         pdq=pdq.hash,
         pdq_quality=pdq.quality,
         phash=Phash.compute(image),
