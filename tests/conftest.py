@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fakebotapi.pytest_plugin"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("TIPLINE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 POSTGRES_URL = os.environ.get(
