@@ -1,0 +1,212 @@
+"""How fast the near-duplicate index answers, at a newsroom-sized database and beyond.
+
+Builds an index of random PDQ / pHash / SHA-256 items (with planted near-duplicates, so lookups
+find things), times ``candidates()`` per query, and does the same by brute force on a sample of
+the queries, checking both give the same answer. Prints JSON.
+
+    python bench/index_lookup.py --items 1000000 --queries 1000
+    python bench/index_lookup.py --items 1000000 --from-sqlite /tmp/tipline-1m.db
+
+``--from-sqlite`` instead measures opening a SQLite database and loading its index (filling
+the file through the storage API first if it holds fewer items: slow, once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from checks.matching import Candidate
+from checks.signals import Fingerprint, Pdq, Phash
+from checks.verdicts import Verdict
+from storage import FingerprintBatch, KnownItemDraft, NearDuplicateIndex, SqliteStorage
+
+#: Share of items that are near-duplicates of an earlier item (clusters, as in real data).
+PLANTED = 0.02
+#: Share of items whose PDQ quality is too low to decide alone.
+LOW_QUALITY = 0.05
+
+
+def random_words(rng: np.random.Generator, rows: int, width: int) -> np.ndarray:
+    return np.frombuffer(rng.bytes(rows * width * 8), dtype=np.uint64).reshape(rows, width).copy()
+
+
+def flip_bits(rng: np.random.Generator, words: np.ndarray, most: int) -> np.ndarray:
+    """A copy of ``words`` (w,) with between 0 and ``most`` random bits flipped."""
+    out = words.copy()
+    bits = words.size * 64
+    for bit in rng.choice(bits, size=int(rng.integers(0, most + 1)), replace=False):
+        out[bit // 64] ^= np.uint64(1) << np.uint64(bit % 64)
+    return out
+
+
+def to_hex(words: np.ndarray) -> str:
+    return words.astype(">u8").tobytes().hex()
+
+
+def make_items(rng: np.random.Generator, count: int) -> FingerprintBatch:
+    """Random items; the last PLANTED share are near copies of earlier ones."""
+    pdq, phash = random_words(rng, count, 4), random_words(rng, count, 1)
+    planted = int(count * PLANTED)
+    for row in range(count - planted, count):
+        source = int(rng.integers(0, count - planted))
+        pdq[row] = flip_bits(rng, pdq[source], Pdq.threshold)
+        phash[row] = flip_bits(rng, phash[source], Phash.threshold)
+    quality = rng.integers(Pdq.min_quality, 101, size=count).astype(np.int16)
+    quality[rng.random(count) < LOW_QUALITY] = 20
+    present = np.ones(count, dtype=bool)
+    return FingerprintBatch(
+        ids=np.arange(1, count + 1, dtype=np.int64),
+        sha256=random_words(rng, count, 4),
+        has_sha256=present,
+        pdq=pdq,
+        has_pdq=present,
+        pdq_quality=quality,
+        phash=phash,
+        has_phash=present,
+    )
+
+
+def make_queries(
+    rng: np.random.Generator, items: FingerprintBatch, count: int
+) -> list[Fingerprint]:
+    """A mix: near copies, exact copies, mirrors, and pictures not in the index."""
+    queries = []
+    for i in range(count):
+        row = int(rng.integers(0, len(items)))
+        pdq, phash = items.pdq[row], items.phash[row]
+        kind = ("near", "exact", "mirrored", "miss", "near")[i % 5]
+        sha = to_hex(items.sha256[row]) if kind == "exact" else to_hex(random_words(rng, 1, 4)[0])
+        if kind in ("mirrored", "miss"):
+            mirror = flip_bits(rng, pdq, Pdq.threshold) if kind == "mirrored" else None
+            pdq, phash = random_words(rng, 1, 4)[0], random_words(rng, 1, 1)[0]
+        else:
+            mirror = None
+            pdq, phash = flip_bits(rng, pdq, Pdq.threshold), flip_bits(rng, phash, 8)
+        queries.append(
+            Fingerprint(
+                sha256=sha,
+                pdq=to_hex(pdq),
+                pdq_quality=90,
+                phash=to_hex(phash),
+                pdq_mirrored=to_hex(mirror if mirror is not None else random_words(rng, 1, 4)[0]),
+            )
+        )
+    return queries
+
+
+def timings(
+    lookup: Callable[[Fingerprint], list[Candidate]], queries: list[Fingerprint]
+) -> tuple[dict[str, float], list[list[Candidate]]]:
+    times, answers = [], []
+    for query in queries:
+        started = time.perf_counter()
+        answers.append(lookup(query))
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    summary = {
+        "queries": len(queries),
+        "median_ms": round(statistics.median(times), 3),
+        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 3),
+        "max_ms": round(times[-1], 3),
+    }
+    return summary, answers
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
+def bench_index(args: argparse.Namespace) -> dict[str, object]:
+    rng = np.random.default_rng(args.seed)
+    items = make_items(rng, args.items)
+    queries = make_queries(rng, items, args.queries)
+    started = time.perf_counter()
+    index = NearDuplicateIndex.from_batches([items])
+    build = time.perf_counter() - started
+    del items
+    fast, answers = timings(index.candidates, queries)
+    sample = queries[: args.brute_queries]
+    slow, truth = timings(index.candidates_brute_force, sample)
+
+    def key(found: list[Candidate]) -> set[tuple[object, ...]]:
+        return {(c.item_id, c.mirrored, c.pdq_distance, c.phash_distance) for c in found}
+
+    agree = all(key(a) == key(b) for a, b in zip(answers, truth, strict=False))
+    return {
+        "items": len(index),
+        "build_seconds": round(build, 3),
+        "index_megabytes": round(index.nbytes / 2**20, 1),
+        "multi_index": fast,
+        "brute_force": slow,
+        "same_answers": agree,
+        "queries_with_candidates": round(sum(bool(a) for a in answers) / len(answers), 3),
+        "mean_candidates": round(statistics.mean(len(a) for a in answers), 2),
+        "peak_rss_megabytes": peak_rss_mb(),
+    }
+
+
+async def bench_sqlite_load(args: argparse.Namespace) -> dict[str, object]:
+    path = Path(args.from_sqlite)
+    storage = await SqliteStorage.open(path)
+    try:
+        have = await storage.count_known_items()
+        if have < args.items:
+            rng = np.random.default_rng(args.seed)
+            started = time.perf_counter()
+            batch = make_items(rng, args.items - have)
+            for row in range(len(batch)):
+                fp = Fingerprint(
+                    sha256=to_hex(batch.sha256[row]),
+                    pdq=to_hex(batch.pdq[row]),
+                    pdq_quality=int(batch.pdq_quality[row]),
+                    phash=to_hex(batch.phash[row]),
+                )
+                draft = KnownItemDraft(fp, Verdict.MISATTRIBUTED, title=f"item {row}")
+                await storage.upsert_known_item(draft)
+                if row % 100_000 == 0:
+                    print(f"filled {have + row} items", file=sys.stderr)
+            print(f"filled in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    finally:
+        await storage.close()
+    del storage  # so the timed load does not share memory with the filling one
+    started = time.perf_counter()
+    storage = await SqliteStorage.open(path)
+    load = time.perf_counter() - started
+    try:
+        count = len(storage.index)
+    finally:
+        await storage.close()
+    return {
+        "database": str(path),
+        "items": count,
+        "open_and_load_seconds": round(load, 3),
+        "peak_rss_megabytes": peak_rss_mb(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=1_000)
+    parser.add_argument(
+        "--brute-queries", type=int, default=50, help="queries also run by brute force"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--from-sqlite", metavar="PATH", help="measure loading from a database")
+    args = parser.parse_args()
+    result = asyncio.run(bench_sqlite_load(args)) if args.from_sqlite else bench_index(args)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,424 @@
+"""The in-memory near-duplicate index: which known items are close to a picture's hashes.
+
+Pure Python and numpy, no SQL: both backends load it from their rows and keep it current. It
+finds candidates; :func:`checks.matching.accept` decides. Hashes live in columns (one row per
+item, a "slot"): SHA-256 and PDQ as four 64-bit words, pHash as one. Slots ``[0, built)`` are
+sorted by item id and served by multi-index hash tables (:mod:`storage.mih`); later additions
+form a tail that is scanned by brute force until it is big enough to be worth a rebuild. An
+updated or removed item's old slot is marked dead and dropped at the next rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from checks.errors import InvalidHash
+from checks.matching import Candidate
+from checks.signals import Fingerprint, HashKind, Pdq, Phash, Sha256
+from storage.mih import MultiIndex, hamming_rows
+
+__all__ = ["FingerprintBatch", "NearDuplicateIndex"]
+
+#: ``pdq_quality`` of an item whose quality is unknown.
+_NO_QUALITY = -1
+
+
+def _hex_words(values: Sequence[str | None], kind: type[HashKind]) -> tuple[np.ndarray, np.ndarray]:
+    """Hex strings (None where missing) as an (n, bits/64) uint64 array and a presence mask.
+
+    One join and one ``bytes.fromhex`` for the whole column: loading a million rows must not
+    cost a million numpy calls.
+    """
+    count, hex_len = len(values), kind.hex_length()
+    present = np.array([v is not None for v in values], dtype=bool).reshape(count)
+    filled = values if present.all() else ["0" * hex_len if v is None else v for v in values]
+    if (np.fromiter(map(len, filled), dtype=np.int64, count=count) != hex_len).any():
+        raise InvalidHash(f"a {kind.name} hash is not {hex_len} hexadecimal characters")
+    text = "".join(filled)
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError as exc:
+        raise InvalidHash(f"a {kind.name} hash is not hexadecimal") from exc
+    if len(raw) * 2 != len(text):  # fromhex skips whitespace
+        raise InvalidHash(f"a {kind.name} hash is not hexadecimal")
+    words = np.frombuffer(raw, dtype=">u8").reshape(count, kind.bits // 64).astype(np.uint64)
+    return words, present
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FingerprintBatch:
+    """The hashes of many items as columns, so loading needs no Python object per item.
+
+    Missing hashes are zero words with a False ``has_*`` flag; unknown quality is -1.
+    """
+
+    ids: np.ndarray  # (n,) int64
+    sha256: np.ndarray  # (n, 4) uint64
+    has_sha256: np.ndarray  # (n,) bool
+    pdq: np.ndarray  # (n, 4) uint64
+    has_pdq: np.ndarray  # (n,) bool
+    pdq_quality: np.ndarray  # (n,) int16
+    phash: np.ndarray  # (n, 1) uint64
+    has_phash: np.ndarray  # (n,) bool
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_columns(
+        cls,
+        ids: Sequence[int],
+        sha256: Sequence[str | None],
+        pdq: Sequence[str | None],
+        pdq_quality: Sequence[int | None],
+        phash: Sequence[str | None],
+    ) -> FingerprintBatch:
+        """From hex columns as stored (lower-case, None where missing)."""
+        sha_words, has_sha = _hex_words(sha256, Sha256)
+        pdq_words, has_pdq = _hex_words(pdq, Pdq)
+        phash_words, has_phash = _hex_words(phash, Phash)
+        quality = np.array(
+            [_NO_QUALITY if q is None else q for q in pdq_quality], dtype=np.int16
+        ).reshape(len(pdq_quality))
+        return cls(
+            ids=np.asarray(ids, dtype=np.int64).reshape(-1),
+            sha256=sha_words,
+            has_sha256=has_sha,
+            pdq=pdq_words,
+            has_pdq=has_pdq,
+            pdq_quality=quality,
+            phash=phash_words,
+            has_phash=has_phash,
+        )
+
+    @classmethod
+    def from_fingerprints(cls, items: Iterable[tuple[int, Fingerprint]]) -> FingerprintBatch:
+        """From fingerprints, validating each hash (the mirrored PDQ is a query-only hash)."""
+        rows = list(items)
+
+        def column(kind: type[HashKind], name: str) -> list[str | None]:
+            values = (getattr(fp, name) for _, fp in rows)
+            return [None if v is None else kind.validate(v) for v in values]
+
+        return cls.from_columns(
+            ids=[item_id for item_id, _ in rows],
+            sha256=column(Sha256, "sha256"),
+            pdq=column(Pdq, "pdq"),
+            pdq_quality=[fp.pdq_quality for _, fp in rows],
+            phash=column(Phash, "phash"),
+        )
+
+    def take(self, rows: np.ndarray) -> FingerprintBatch:
+        """The rows selected by an index array or boolean mask."""
+        return FingerprintBatch(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
+    def last_per_id(self) -> FingerprintBatch:
+        """Drop all but the last row of any repeated id (the later row is the newer state)."""
+        if len(self) < 2:
+            return self
+        _, first_from_end = np.unique(self.ids[::-1], return_index=True)
+        if len(first_from_end) == len(self):
+            return self
+        return self.take(np.sort(len(self) - 1 - first_from_end))
+
+
+_FIELDS = tuple(f.name for f in fields(FingerprintBatch))
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """A query fingerprint's hashes as words (None where the query lacks them)."""
+
+    sha256: np.ndarray | None
+    pdq: np.ndarray | None
+    pdq_mirrored: np.ndarray | None
+    phash: np.ndarray | None
+
+    @classmethod
+    def parse(cls, fp: Fingerprint) -> _Query:
+        def words(value: str | None, kind: type[HashKind]) -> np.ndarray | None:
+            return None if value is None else _hex_words([kind.validate(value)], kind)[0][0]
+
+        return cls(
+            sha256=words(fp.sha256, Sha256),
+            pdq=words(fp.pdq, Pdq),
+            pdq_mirrored=words(fp.pdq_mirrored, Pdq),
+            phash=words(fp.phash, Phash),
+        )
+
+
+class NearDuplicateIndex:
+    """Known items' hashes in memory; :meth:`candidates` finds those near a query.
+
+    Not thread-safe: use it from one event loop. A rebuild (when the tail of recent additions
+    passes ``max(min_tail, built / tail_fraction)`` or dead slots pile up) costs about as much
+    as the initial build, so it is rare: once every ~30,000 additions at a million items.
+    """
+
+    def __init__(
+        self,
+        *,
+        pdq_threshold: int = Pdq.threshold,
+        phash_threshold: int = Phash.threshold,
+        min_tail: int = 8192,
+        tail_fraction: int = 32,
+    ) -> None:
+        self.pdq_threshold = pdq_threshold
+        self.phash_threshold = phash_threshold
+        self._min_tail = min_tail
+        self._tail_fraction = tail_fraction
+        self._cols: dict[str, np.ndarray] = {}
+        self._alive = np.zeros(0, dtype=bool)
+        self._n = 0  # slots in use
+        self._allocate(0)
+        self._built = 0  # slots served by the tables (sorted by id)
+        self._dead = 0
+        self._tail: dict[int, int] = {}  # item id -> live slot, for slots >= built
+        self._pdq_table: MultiIndex | None = None
+        self._phash_table: MultiIndex | None = None
+        self._sha_keys = np.zeros(0, dtype=np.uint64)  # first word, sorted (main slots)
+        self._sha_slots = np.zeros(0, dtype=np.int64)
+
+    # -- building -------------------------------------------------------------------------
+
+    @classmethod
+    def from_batches(
+        cls, batches: Iterable[FingerprintBatch], **options: int
+    ) -> NearDuplicateIndex:
+        """Build in one pass (the start-up load); a repeated id keeps its last row."""
+        batches = list(batches)
+        index = cls(**options)
+        index._allocate(sum(len(b) for b in batches) + index._min_tail)
+        for batch in batches:
+            index._write(batch)
+        index.rebuild()
+        return index
+
+    def rebuild(self) -> None:
+        """Fold the tail into the tables and drop dead slots."""
+        ids = self._cols["ids"]
+        live = np.flatnonzero(self._alive[: self._n])
+        order = live[np.argsort(ids[live], kind="stable")]
+        if len(order) > 1:
+            sorted_ids = ids[order]
+            order = order[np.append(sorted_ids[1:] != sorted_ids[:-1], True)]
+        size = len(order)
+        for column in self._cols.values():
+            column[:size] = column[order]
+        self._alive[:size] = True
+        self._alive[size:] = False
+        self._n = self._built = size
+        self._dead = 0
+        self._tail.clear()
+        self._pdq_table = self._table("pdq", self.pdq_threshold)
+        self._phash_table = self._table("phash", self.phash_threshold)
+        with_sha = np.flatnonzero(self._cols["has_sha256"][:size])
+        keys = self._cols["sha256"][with_sha, 0]
+        by_key = np.argsort(keys)
+        self._sha_keys = keys[by_key]
+        self._sha_slots = with_sha[by_key]
+
+    def _table(self, name: str, threshold: int) -> MultiIndex | None:
+        slots = np.flatnonzero(self._cols[f"has_{name}"][: self._built])
+        if not len(slots):
+            return None
+        return MultiIndex(self._cols[name][slots], slots.astype(np.int32), threshold)
+
+    def _allocate(self, capacity: int) -> None:
+        """Grow every column to hold ``capacity`` slots, keeping the slots in use."""
+        template = FingerprintBatch.from_columns([], [], [], [], [])
+        used = self._n
+        for name in _FIELDS:
+            old = self._cols.get(name, getattr(template, name))
+            new = np.zeros((capacity, *old.shape[1:]), dtype=old.dtype)
+            new[:used] = old[:used]
+            self._cols[name] = new
+        alive = np.zeros(capacity, dtype=bool)
+        alive[:used] = self._alive[:used]
+        self._alive = alive
+
+    def _write(self, batch: FingerprintBatch) -> None:
+        """Append ``batch``'s rows as live slots (columns only; the caller tracks the ids)."""
+        start, count = self._n, len(batch)
+        if start + count > len(self._alive):
+            # Grow by a quarter: at a million items, doubling would reserve ~90 MB unused.
+            self._allocate(max(start + count, len(self._alive) * 5 // 4, 1024))
+        for name in _FIELDS:
+            self._cols[name][start : start + count] = getattr(batch, name)
+        self._alive[start : start + count] = True
+        self._n += count
+
+    # -- keeping current --------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._n - self._dead
+
+    def __contains__(self, item_id: object) -> bool:
+        return isinstance(item_id, int) and self._slot_of(item_id) is not None
+
+    def add(self, item_id: int, fingerprint: Fingerprint) -> bool:
+        """Add an item, or replace its hashes; False if it was already there unchanged."""
+        return self.add_batch(FingerprintBatch.from_fingerprints([(item_id, fingerprint)])) > 0
+
+    def add_batch(self, batch: FingerprintBatch) -> int:
+        """Add or replace many items; returns how many were new or changed."""
+        batch = batch.last_per_id()
+        keep = np.ones(len(batch), dtype=bool)
+        for row, item_id in enumerate(batch.ids.tolist()):
+            slot = self._slot_of(item_id)
+            if slot is None:
+                continue
+            if self._same(slot, batch, row):
+                keep[row] = False
+            else:
+                self._kill(slot)
+        fresh = batch if keep.all() else batch.take(keep)
+        if len(fresh):
+            start = self._n
+            self._write(fresh)
+            for offset, item_id in enumerate(fresh.ids.tolist()):
+                self._tail[item_id] = start + offset
+            self._maybe_rebuild()
+        return len(fresh)
+
+    def remove(self, item_id: int) -> bool:
+        """Forget an item; False if it was not there."""
+        slot = self._slot_of(item_id)
+        if slot is None:
+            return False
+        self._kill(slot)
+        self._maybe_rebuild()
+        return True
+
+    def _slot_of(self, item_id: int) -> int | None:
+        slot = self._tail.get(item_id)
+        if slot is not None:
+            return slot
+        main_ids = self._cols["ids"][: self._built]
+        i = int(np.searchsorted(main_ids, item_id))
+        if i < self._built and main_ids[i] == item_id and self._alive[i]:
+            return i
+        return None
+
+    def _same(self, slot: int, batch: FingerprintBatch, row: int) -> bool:
+        return all(
+            np.array_equal(self._cols[name][slot], getattr(batch, name)[row]) for name in _FIELDS
+        )
+
+    def _kill(self, slot: int) -> None:
+        self._alive[slot] = False
+        self._dead += 1
+        if slot >= self._built:
+            del self._tail[int(self._cols["ids"][slot])]
+
+    def _maybe_rebuild(self) -> None:
+        tail_limit = max(self._min_tail, self._built // self._tail_fraction)
+        dead_limit = max(self._min_tail, self._n // 4)
+        if self._n - self._built > tail_limit or self._dead > dead_limit:
+            self.rebuild()
+
+    # -- querying ---------------------------------------------------------------------------
+
+    def candidates(self, query: Fingerprint) -> list[Candidate]:
+        """Items that are an exact SHA-256 hit or within a threshold on PDQ, mirrored PDQ or pHash.
+
+        An item near both the query and its mirror appears twice (``mirrored`` False and True);
+        the caller keeps the better. A mirrored candidate has no pHash distance: the query's
+        pHash is of the unmirrored picture.
+        """
+        return self._candidates(_Query.parse(query), brute_force=False)
+
+    def candidates_brute_force(self, query: Fingerprint) -> list[Candidate]:
+        """Same answer as :meth:`candidates` by comparing every item: the reference for tests."""
+        return self._candidates(_Query.parse(query), brute_force=True)
+
+    def _candidates(self, q: _Query, *, brute_force: bool) -> list[Candidate]:
+        exact = None if q.sha256 is None else self._find_exact(q.sha256, brute_force)
+        direct = [np.array([] if exact is None else [exact], dtype=np.int64)]
+        if q.pdq is not None:
+            direct.append(self._near("pdq", self._pdq_table, q.pdq, brute_force))
+        if q.phash is not None:
+            direct.append(self._near("phash", self._phash_table, q.phash, brute_force))
+        found = self._describe(np.unique(np.concatenate(direct)), q, mirrored=False, exact=exact)
+        if q.pdq_mirrored is not None:
+            mirrored = self._near("pdq", self._pdq_table, q.pdq_mirrored, brute_force)
+            found += self._describe(mirrored, q, mirrored=True, exact=None)
+        return found
+
+    def _near(
+        self, name: str, table: MultiIndex | None, query: np.ndarray, brute_force: bool
+    ) -> np.ndarray:
+        """Live slots whose ``name`` hash is within the threshold of ``query``, sorted."""
+        words, has = self._cols[name], self._cols[f"has_{name}"]
+        threshold = self.pdq_threshold if name == "pdq" else self.phash_threshold
+        found = []
+        scan_from = 0 if brute_force else self._built  # no table means no main slot has it
+        if table is not None and not brute_force:
+            slots = table.probe(query)
+            close = (hamming_rows(words[slots], query) <= threshold) & self._alive[slots]
+            found.append(slots[close].astype(np.int64))
+        scan = slice(scan_from, self._n)
+        close = (hamming_rows(words[scan], query) <= threshold) & has[scan] & self._alive[scan]
+        found.append(np.flatnonzero(close) + scan_from)
+        return np.unique(np.concatenate(found))
+
+    def _find_exact(self, query: np.ndarray, brute_force: bool) -> int | None:
+        """The live slot whose SHA-256 equals ``query``, if any (natural keys make it unique)."""
+        words, has = self._cols["sha256"], self._cols["has_sha256"]
+        scan_from = 0
+        if not brute_force:
+            key = query[0]
+            lo = np.searchsorted(self._sha_keys, key, side="left")
+            hi = np.searchsorted(self._sha_keys, key, side="right")
+            for slot in self._sha_slots[lo:hi].tolist():
+                if self._alive[slot] and np.array_equal(words[slot], query):
+                    return slot
+            scan_from = self._built
+        scan = slice(scan_from, self._n)
+        equal = (words[scan] == query).all(axis=1) & has[scan] & self._alive[scan]
+        hits = np.flatnonzero(equal)
+        return int(hits[0]) + scan_from if len(hits) else None
+
+    def _describe(
+        self, slots: np.ndarray, q: _Query, *, mirrored: bool, exact: int | None
+    ) -> list[Candidate]:
+        if not len(slots):
+            return []
+        pdq_query = q.pdq_mirrored if mirrored else q.pdq
+        pdq_distances = self._distances("pdq", slots, pdq_query)
+        phash_distances = self._distances("phash", slots, None if mirrored else q.phash)
+        ids = self._cols["ids"][slots].tolist()
+        qualities = self._cols["pdq_quality"][slots].tolist()
+        return [
+            Candidate(
+                item_id=item_id,
+                exact=slot == exact,
+                mirrored=mirrored,
+                pdq_distance=pdq_d,
+                phash_distance=phash_d,
+                item_pdq_quality=None if quality == _NO_QUALITY else quality,
+            )
+            for slot, item_id, pdq_d, phash_d, quality in zip(
+                slots.tolist(), ids, pdq_distances, phash_distances, qualities, strict=True
+            )
+        ]
+
+    def _distances(
+        self, name: str, slots: np.ndarray, query: np.ndarray | None
+    ) -> list[int | None]:
+        """Distance from each slot's ``name`` hash to ``query``; None where either lacks it."""
+        if query is None:
+            return [None] * len(slots)
+        distances = hamming_rows(self._cols[name][slots], query).tolist()
+        present = self._cols[f"has_{name}"][slots].tolist()
+        return [d if ok else None for d, ok in zip(distances, present, strict=True)]
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the columns and tables (for the benchmark)."""
+        tables = [t.nbytes for t in (self._pdq_table, self._phash_table) if t is not None]
+        columns = sum(c.nbytes for c in self._cols.values()) + self._alive.nbytes
+        return columns + sum(tables) + self._sha_keys.nbytes + self._sha_slots.nbytes

@@ -1,0 +1,291 @@
+"""PostgreSQL backend (asyncpg): the shared database for several instances or newsrooms.
+
+Only the dialect lives here: the pool, the migration runner's lock, the handful of queries
+:class:`storage.repository.SqlStorage` asks for, and a listener that refreshes the index when
+another instance changes a known item (LISTEN/NOTIFY, fed by a trigger in the schema).
+
+Put ``?search_path=name`` on the URL to keep Tipline in its own schema (asyncpg passes unknown
+URL parameters on as server settings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from checks.errors import MigrationError, StorageError, StorageUnavailable
+from storage.migrate import Migration, load_migrations, pending_migrations
+from storage.repository import SqlStorage
+from storage.rows import Row, utc_now
+
+__all__ = ["PostgresStorage"]
+
+logger = logging.getLogger(__name__)
+
+#: The channel the known_items trigger notifies; the payload is the table's schema.
+CHANNEL = "tipline_known_items"
+
+_SCHEMA_VERSION = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    applied_at  TIMESTAMPTZ NOT NULL
+)
+"""
+# One migrator per schema at a time; the others wait, then find nothing to do.
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext('tipline.migrate.' || current_schema()))"
+_CURRENT_VERSION = "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+_RECORD_VERSION = "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)"
+_CURRENT_SCHEMA = "SELECT current_schema()"
+
+# Parameters in storage.rows.UPSERT_PARAMETERS order. An existing row is rewritten with the
+# same values when nothing changed, and its updated_at and updated_by move only if the content
+# did (or it was retired: an upsert revives it). The schema's default and trigger keep
+# ``revision``.
+_UPSERT = """
+INSERT INTO known_items AS k (
+    natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
+    original_date, original_place, source, created_by, updated_by, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $14)
+ON CONFLICT (natural_key) DO UPDATE SET
+    sha256 = EXCLUDED.sha256,
+    pdq = EXCLUDED.pdq,
+    pdq_quality = EXCLUDED.pdq_quality,
+    phash = EXCLUDED.phash,
+    verdict = EXCLUDED.verdict,
+    title = EXCLUDED.title,
+    note = EXCLUDED.note,
+    fact_check_url = EXCLUDED.fact_check_url,
+    original_date = EXCLUDED.original_date,
+    original_place = EXCLUDED.original_place,
+    source = EXCLUDED.source,
+    retired_at = NULL,
+    (updated_at, updated_by) = (
+        SELECT CASE WHEN changed THEN EXCLUDED.updated_at ELSE k.updated_at END,
+               CASE WHEN changed THEN EXCLUDED.updated_by ELSE k.updated_by END
+        FROM (SELECT (k.sha256, k.pdq, k.pdq_quality, k.phash, k.verdict, k.title, k.note,
+                      k.fact_check_url, k.original_date, k.original_place, k.source,
+                      k.retired_at)
+                  IS DISTINCT FROM
+                     (EXCLUDED.sha256, EXCLUDED.pdq, EXCLUDED.pdq_quality, EXCLUDED.phash,
+                      EXCLUDED.verdict, EXCLUDED.title, EXCLUDED.note, EXCLUDED.fact_check_url,
+                      EXCLUDED.original_date, EXCLUDED.original_place, EXCLUDED.source,
+                      NULL::timestamptz)
+                  AS changed) AS c)
+RETURNING id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
+    original_date, original_place, source, created_at, updated_at, created_by, updated_by
+"""
+_ITEM = """
+SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
+    original_date, original_place, source, created_at, updated_at, created_by, updated_by
+FROM known_items WHERE id = $1 AND retired_at IS NULL
+"""
+_ITEM_PAGE = """
+SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
+    original_date, original_place, source, created_at, updated_at, created_by, updated_by
+FROM known_items WHERE id > $1 AND retired_at IS NULL ORDER BY id LIMIT $2
+"""
+_HASH_PAGE = """
+SELECT id, sha256, pdq, pdq_quality, phash, revision, retired_at IS NOT NULL AS retired
+FROM known_items WHERE (revision, id) > ($1, $2) ORDER BY revision, id LIMIT $3
+"""
+_LABELS = """
+SELECT id, verdict, title FROM known_items WHERE id = ANY($1::bigint[]) AND retired_at IS NULL
+"""
+_COUNT = "SELECT count(*) FROM known_items WHERE retired_at IS NULL"
+# Every transaction older than the oldest one still running has finished: whatever it wrote
+# is visible now, and anything not yet visible will carry a revision at or above this.
+_NEXT_WATERMARK = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
+_OUTAGES: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutdown, cannot connect now, cancelled
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+    asyncpg.exceptions.InvalidAuthorizationSpecificationError,  # bad user or password
+    asyncpg.exceptions.InvalidCatalogNameError,  # no such database
+)
+_DRIVER: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostgresStorage(SqlStorage):
+    """Known items in PostgreSQL. Open with :meth:`open`."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, url: str, *, connect_timeout: float, poll_interval: float
+    ) -> None:
+        super().__init__()
+        self._pool = pool
+        self._url = url
+        self._connect_timeout = connect_timeout
+        self._poll_interval = poll_interval
+        self._schema = ""
+        self._listener: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        migrations: Sequence[Migration] | None = None,
+        listen: bool = True,
+        connect_timeout: float = 10.0,
+        poll_interval: float = 30.0,
+    ) -> PostgresStorage:
+        """Connect, migrate, load the index, and (``listen``) follow other instances' changes.
+
+        ``poll_interval`` is the fallback refresh period should a notification be lost.
+        ``migrations`` replaces the shipped ones (tests use it to play a newer release).
+        """
+        where = redact(url)
+        try:
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=10, timeout=connect_timeout, command_timeout=60
+            )
+        except (*_OUTAGES, *_DRIVER, ValueError) as exc:
+            raise StorageUnavailable(
+                f"cannot connect to PostgreSQL at {where}: {type(exc).__name__}: {exc}"
+            ) from exc
+        storage = cls(pool, url, connect_timeout=connect_timeout, poll_interval=poll_interval)
+        try:
+            with storage._boundary(f"connect to PostgreSQL at {where}", StorageUnavailable):
+                storage._schema = await pool.fetchval(_CURRENT_SCHEMA)
+            if not storage._schema:
+                raise StorageUnavailable(
+                    f"PostgreSQL at {where}: the search_path names no existing schema"
+                )
+            await storage._migrate(
+                load_migrations("postgres") if migrations is None else migrations
+            )
+            await storage._load_index()
+            if listen:
+                storage._listener = asyncio.create_task(
+                    storage._follow(), name="tipline-known-items-listener"
+                )
+        except BaseException:
+            with contextlib.suppress(StorageError):
+                await storage.close()
+            raise
+        return storage
+
+    async def _migrate(self, migrations: Sequence[Migration]) -> None:
+        """Run pending migrations in one transaction, holding a per-schema advisory lock."""
+        with self._boundary("migrate the schema", MigrationError):
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(_LOCK)
+                await conn.execute(_SCHEMA_VERSION)
+                current = await conn.fetchval(_CURRENT_VERSION)
+                for migration in pending_migrations(current, migrations):
+                    action = f"apply migration {migration.version} ({migration.name})"
+                    with self._boundary(action, MigrationError):
+                        await conn.execute(migration.sql)
+                        await conn.execute(
+                            _RECORD_VERSION, migration.version, migration.name, utc_now()
+                        )
+
+    async def _follow(self) -> None:
+        """Refresh on every notification for our schema; poll as a fallback; reconnect on loss.
+
+        After (re)connecting it refreshes at once: notifications sent while nobody listened
+        are gone, but the watermark still finds their rows.
+        """
+        wake = asyncio.Event()
+
+        def on_notify(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+            if payload == self._schema:
+                wake.set()
+
+        def on_lost(_conn: object) -> None:
+            wake.set()
+
+        delay = 1.0
+        while not self._closed:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._url, timeout=self._connect_timeout)
+                await conn.add_listener(CHANNEL, on_notify)
+                conn.add_termination_listener(on_lost)
+                delay = 1.0
+                wake.set()
+                # The loop conditions re-check _closed: on Python 3.11 a cancellation that
+                # races with a completing wait can be lost, and close() must not hang on it.
+                while not conn.is_closed() and not self._closed:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._poll_interval):
+                            await wake.wait()
+                    wake.clear()
+                    await self.refresh_index()
+            except Exception as exc:  # any failure: log, wait, reconnect; never give up
+                if self._closed:
+                    return
+                logger.warning("known-items listener: %s: %s", type(exc).__name__, exc)
+            finally:
+                if conn is not None:
+                    conn.terminate()
+            if not self._closed:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                await self._pool.close()
+        except (TimeoutError, *_DRIVER):
+            self._pool.terminate()  # a connection would not let go: cut them all
+
+    # -- the dialect ------------------------------------------------------------------------
+
+    async def _upsert_row(self, parameters: tuple[object, ...]) -> Row:
+        return await self._pool.fetchrow(_UPSERT, *parameters)
+
+    async def _item_row(self, item_id: int) -> Row | None:
+        return await self._pool.fetchrow(_ITEM, item_id)
+
+    async def _item_page(self, after_id: int, limit: int) -> Sequence[Row]:
+        return await self._pool.fetch(_ITEM_PAGE, after_id, limit)
+
+    async def _hash_page(self, after: tuple[int, int], limit: int) -> Sequence[Row]:
+        return await self._pool.fetch(_HASH_PAGE, *after, limit)
+
+    async def _labels(self, item_ids: list[int]) -> Sequence[Row]:
+        return await self._pool.fetch(_LABELS, item_ids)
+
+    async def _count(self) -> int:
+        return await self._pool.fetchval(_COUNT)
+
+    async def _next_watermark(self) -> int:
+        return await self._pool.fetchval(_NEXT_WATERMARK)
+
+    def _encode_time(self, moment: datetime) -> Any:
+        return moment
+
+    def _error_kind(self, exc: Exception) -> type[StorageError] | None:
+        if isinstance(exc, _OUTAGES):
+            return StorageUnavailable
+        if isinstance(exc, _DRIVER):
+            return StorageError
+        return None

@@ -1,0 +1,247 @@
+"""SQLite backend (aiosqlite): the embedded default, one file in WAL mode.
+
+Only the dialect lives here: the connection's settings, the migration runner's transaction,
+and the handful of queries :class:`storage.repository.SqlStorage` asks for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import aiosqlite
+
+from checks.errors import MigrationError, StorageError, StorageUnavailable
+from storage.migrate import Migration, load_migrations, pending_migrations
+from storage.repository import SqlStorage
+from storage.rows import Row, utc_now
+
+__all__ = ["SqliteStorage"]
+
+#: A writer waits up to 5 s for another connection's lock before reporting an outage.
+_BUSY_TIMEOUT = "PRAGMA busy_timeout = 5000"
+
+_SCHEMA_VERSION = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    applied_at  TEXT NOT NULL
+) STRICT
+"""
+_CURRENT_VERSION = "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+_RECORD_VERSION = "INSERT INTO schema_version (version, name, applied_at) VALUES (?1, ?2, ?3)"
+
+# Parameters in storage.rows.UPSERT_PARAMETERS order. An existing row is rewritten with the
+# same values when nothing changed, and its updated_at and updated_by move only if the content
+# did (or it was retired: an upsert revives it). The schema's triggers keep ``revision``.
+_UPSERT = """
+INSERT INTO known_items (
+    natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
+    original_date, original_place, source, created_by, updated_by, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?14)
+ON CONFLICT (natural_key) DO UPDATE SET
+    sha256 = excluded.sha256,
+    pdq = excluded.pdq,
+    pdq_quality = excluded.pdq_quality,
+    phash = excluded.phash,
+    verdict = excluded.verdict,
+    title = excluded.title,
+    note = excluded.note,
+    fact_check_url = excluded.fact_check_url,
+    original_date = excluded.original_date,
+    original_place = excluded.original_place,
+    source = excluded.source,
+    retired_at = NULL,
+    (updated_at, updated_by) = (
+        SELECT CASE WHEN changed THEN excluded.updated_at ELSE known_items.updated_at END,
+               CASE WHEN changed THEN excluded.updated_by ELSE known_items.updated_by END
+        FROM (SELECT (known_items.sha256, known_items.pdq, known_items.pdq_quality,
+                      known_items.phash, known_items.verdict, known_items.title,
+                      known_items.note, known_items.fact_check_url, known_items.original_date,
+                      known_items.original_place, known_items.source, known_items.retired_at)
+                  IS NOT (excluded.sha256, excluded.pdq, excluded.pdq_quality, excluded.phash,
+                          excluded.verdict, excluded.title, excluded.note,
+                          excluded.fact_check_url, excluded.original_date,
+                          excluded.original_place, excluded.source, NULL) AS changed))
+RETURNING id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
+    original_date, original_place, source, created_at, updated_at, created_by, updated_by
+"""
+_ITEM = """
+SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
+    original_date, original_place, source, created_at, updated_at, created_by, updated_by
+FROM known_items WHERE id = ?1 AND retired_at IS NULL
+"""
+_ITEM_PAGE = """
+SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
+    original_date, original_place, source, created_at, updated_at, created_by, updated_by
+FROM known_items WHERE id > ?1 AND retired_at IS NULL ORDER BY id LIMIT ?2
+"""
+_HASH_PAGE = """
+SELECT id, sha256, pdq, pdq_quality, phash, revision, retired_at IS NOT NULL AS retired
+FROM known_items WHERE (revision, id) > (?1, ?2) ORDER BY revision, id LIMIT ?3
+"""
+_LABELS = """
+SELECT id, verdict, title FROM known_items
+WHERE id IN (SELECT value FROM json_each(?1)) AND retired_at IS NULL
+"""
+_COUNT = "SELECT count(*) FROM known_items WHERE retired_at IS NULL"
+_NEXT_WATERMARK = "SELECT COALESCE(MAX(revision), 0) + 1 FROM known_items"
+
+# Messages of sqlite3.OperationalError that mean "cannot get at the database right now".
+_OUTAGES = ("locked", "busy", "unable to open", "disk i/o", "readonly", "no such file")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (a trigger body's own semicolons stay inside)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if any(line.strip() and not line.strip().startswith("--") for line in pending.splitlines()):
+        if not sqlite3.complete_statement(pending + ";"):
+            raise MigrationError(f"migration ends inside a statement: {pending.strip()[:200]!r}")
+        statements.append(pending.strip())  # a last statement without its semicolon
+    return statements
+
+
+def _location(path: str | os.PathLike[str]) -> str:
+    """The file to open; a missing directory is an outage to report, never one to create."""
+    location = os.fspath(path)
+    if location == ":memory:":
+        return location
+    folder = Path(location).expanduser().absolute().parent
+    if not folder.is_dir():
+        raise StorageUnavailable(
+            f"cannot open SQLite database {location}: directory {folder} does not exist"
+        )
+    return str(Path(location).expanduser())
+
+
+class SqliteStorage(SqlStorage):
+    """Known items in one SQLite file. Open with :meth:`open`."""
+
+    def __init__(self, connection: aiosqlite.Connection, location: str) -> None:
+        super().__init__()
+        self._conn = connection
+        self.location = location
+
+    @classmethod
+    async def open(
+        cls, path: str | os.PathLike[str], *, migrations: Sequence[Migration] | None = None
+    ) -> SqliteStorage:
+        """Open (creating if absent), migrate and load the index.
+
+        ``migrations`` replaces the shipped ones (tests use it to play a newer release).
+        """
+        location = _location(path)
+        try:
+            connection = await aiosqlite.connect(location, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"cannot open SQLite database {location}: {exc}") from exc
+        connection.row_factory = aiosqlite.Row
+        storage = cls(connection, location)
+        try:
+            with storage._boundary(f"open SQLite database {location}", StorageUnavailable):
+                await storage._configure()
+            await storage._migrate(load_migrations("sqlite") if migrations is None else migrations)
+            await storage._load_index()
+        except BaseException:
+            with contextlib.suppress(StorageError):
+                await storage.close()
+            raise
+        return storage
+
+    async def _configure(self) -> None:
+        # WAL: readers never block the writer. NORMAL sync is durable across application
+        # crashes in WAL mode (a power cut may lose the last commits, never corrupt the file).
+        async with self._conn.execute("PRAGMA journal_mode = WAL") as cursor:
+            row = await cursor.fetchone()
+        mode = row[0] if row else None
+        if mode not in ("wal", "memory"):
+            raise StorageUnavailable(f"SQLite database {self.location} refused WAL mode ({mode})")
+        await self._conn.execute(_BUSY_TIMEOUT)
+        await self._conn.execute("PRAGMA foreign_keys = ON")
+        await self._conn.execute("PRAGMA synchronous = NORMAL")
+
+    async def _migrate(self, migrations: Sequence[Migration]) -> None:
+        """Run pending migrations in one transaction under SQLite's write lock."""
+        with self._boundary("lock the database to check its schema"):
+            await self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            with self._boundary("migrate the schema", MigrationError):
+                await self._conn.execute(_SCHEMA_VERSION)
+                async with self._conn.execute(_CURRENT_VERSION) as cursor:
+                    current = (await cursor.fetchone())[0]
+            for migration in pending_migrations(current, migrations):
+                action = f"apply migration {migration.version} ({migration.name})"
+                with self._boundary(action, MigrationError):
+                    for statement in _statements(migration.sql):
+                        await self._conn.execute(statement)
+                    await self._conn.execute(
+                        _RECORD_VERSION,
+                        (migration.version, migration.name, self._encode_time(utc_now())),
+                    )
+            with self._boundary("commit the schema", MigrationError):
+                await self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                await self._conn.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        with self._boundary(f"close SQLite database {self.location}"):
+            self._closed = True
+            await self._conn.close()
+
+    # -- the dialect ------------------------------------------------------------------------
+
+    async def _fetchall(self, sql: str, parameters: Sequence[object]) -> list[Row]:
+        # One trip to aiosqlite's thread instead of three (execute, fetch, close).
+        return list(await self._conn.execute_fetchall(sql, parameters))
+
+    async def _upsert_row(self, parameters: tuple[object, ...]) -> Row:
+        return (await self._fetchall(_UPSERT, parameters))[0]
+
+    async def _item_row(self, item_id: int) -> Row | None:
+        rows = await self._fetchall(_ITEM, (item_id,))
+        return rows[0] if rows else None
+
+    async def _item_page(self, after_id: int, limit: int) -> Sequence[Row]:
+        return await self._fetchall(_ITEM_PAGE, (after_id, limit))
+
+    async def _hash_page(self, after: tuple[int, int], limit: int) -> Sequence[Row]:
+        async with self._conn.execute(_HASH_PAGE, (*after, limit)) as cursor:
+            cursor.row_factory = None  # plain tuples: the index reads them by position
+            return await cursor.fetchall()
+
+    async def _labels(self, item_ids: list[int]) -> Sequence[Row]:
+        return await self._fetchall(_LABELS, (json.dumps(item_ids),))
+
+    async def _count(self) -> int:
+        return (await self._fetchall(_COUNT, ()))[0][0]
+
+    async def _next_watermark(self) -> int:
+        # Writers are serialised and the triggers take MAX(revision) + 1 under the write lock,
+        # so anything committed after this read gets a revision at or above the answer.
+        return (await self._fetchall(_NEXT_WATERMARK, ()))[0][0]
+
+    def _encode_time(self, moment: datetime) -> str:
+        return moment.isoformat(timespec="microseconds")
+
+    def _error_kind(self, exc: Exception) -> type[StorageError] | None:
+        if isinstance(exc, sqlite3.OperationalError) and any(
+            word in str(exc).lower() for word in _OUTAGES
+        ):
+            return StorageUnavailable
+        if isinstance(exc, sqlite3.Error):
+            return StorageError
+        return None

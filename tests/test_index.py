@@ -1,0 +1,220 @@
+"""The near-duplicate index: the fast path must find exactly what comparing everything finds."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from checks.errors import InvalidHash
+from checks.signals import Fingerprint, Pdq, Phash
+from storage.index import FingerprintBatch, NearDuplicateIndex
+from storage.mih import MultiIndex, hamming_rows
+
+
+def rand_hex(rng: random.Random, bits: int) -> str:
+    return format(rng.getrandbits(bits), f"0{bits // 4}x")
+
+
+def flip(value: str, count: int, rng: random.Random) -> str:
+    """``value`` with exactly ``count`` distinct bits flipped."""
+    bits = len(value) * 4
+    number = int(value, 16)
+    for bit in rng.sample(range(bits), count):
+        number ^= 1 << bit
+    return format(number, f"0{len(value)}x")
+
+
+def key(candidates: list) -> set:
+    return {
+        (c.item_id, c.exact, c.mirrored, c.pdq_distance, c.phash_distance, c.item_pdq_quality)
+        for c in candidates
+    }
+
+
+def item(rng: random.Random, *, quality: int | None = 90) -> Fingerprint:
+    return Fingerprint(
+        sha256=rand_hex(rng, 256),
+        pdq=rand_hex(rng, 256),
+        pdq_quality=quality,
+        phash=rand_hex(rng, 64),
+    )
+
+
+def test_multi_index_finds_every_row_within_the_threshold() -> None:
+    rng = np.random.default_rng(7)
+    words = rng.integers(0, 2**63, size=(5000, 4), dtype=np.uint64)
+    table = MultiIndex(words, np.arange(5000, dtype=np.int32), threshold=31)
+    query = words[17].copy()
+    for bit in (3, 70, 140, 200):  # spread over different chunks
+        query[bit // 64] ^= np.uint64(1 << (bit % 64))
+    found = set(table.probe(query).tolist())
+    truth = set(np.flatnonzero(hamming_rows(words, query) <= 31).tolist())
+    assert truth == {17}
+    assert truth <= found
+
+
+def test_fast_path_equals_brute_force_around_the_thresholds() -> None:
+    rng = random.Random(1)
+    # A small tail limit so the index has built tables *and* a tail while we query.
+    index = NearDuplicateIndex(min_tail=64, tail_fraction=4)
+    base = {i: item(rng) for i in range(1, 3001)}
+    index.add_batch(FingerprintBatch.from_fingerprints(base.items()))
+    extra = {}
+    for i in range(3001, 3201):  # planted neighbours of earlier items, at every distance
+        source = base[rng.randrange(1, 3001)]
+        extra[i] = Fingerprint(
+            pdq=flip(source.pdq, rng.choice([0, 1, 15, 30, 31, 32, 33, 60]), rng),
+            pdq_quality=rng.choice([None, 20, 80]),
+            phash=flip(source.phash, rng.choice([0, 5, 9, 10, 11, 12, 30]), rng),
+        )
+    for item_id, fp in extra.items():
+        index.add(item_id, fp)
+    assert len(index) == 3200
+    for _ in range(300):
+        source = rng.choice(list(base.values()) + list(extra.values()))
+        query = Fingerprint(
+            sha256=source.sha256 if rng.random() < 0.2 else rand_hex(rng, 256),
+            pdq=flip(source.pdq, rng.choice([0, 10, 31, 32]), rng),
+            pdq_quality=80,
+            phash=flip(source.phash, rng.choice([0, 10, 11]), rng),
+            pdq_mirrored=flip(rng.choice(list(base.values())).pdq, rng.choice([2, 31, 32]), rng),
+        )
+        fast, slow = index.candidates(query), index.candidates_brute_force(query)
+        assert key(fast) == key(slow)
+        assert len(fast) == len(key(fast))
+        for c in fast:
+            assert (
+                c.exact
+                or (c.pdq_distance is not None and c.pdq_distance <= Pdq.threshold)
+                or (c.phash_distance is not None and c.phash_distance <= Phash.threshold)
+            )
+
+
+def test_thresholds_are_inclusive_and_nothing_beyond_is_returned() -> None:
+    rng = random.Random(2)
+    stored = item(rng)
+    index = NearDuplicateIndex()
+    index.add(1, stored)
+    at_limit = Fingerprint(pdq=flip(stored.pdq, Pdq.threshold, rng), pdq_quality=90)
+    beyond = Fingerprint(pdq=flip(stored.pdq, Pdq.threshold + 1, rng), pdq_quality=90)
+    assert [c.pdq_distance for c in index.candidates(at_limit)] == [Pdq.threshold]
+    assert index.candidates(beyond) == []
+    assert [
+        c.phash_distance
+        for c in index.candidates(Fingerprint(phash=flip(stored.phash, Phash.threshold, rng)))
+    ] == [Phash.threshold]
+    assert index.candidates(Fingerprint(phash=flip(stored.phash, Phash.threshold + 1, rng))) == []
+
+
+def test_exact_hit_carries_its_other_distances() -> None:
+    rng = random.Random(3)
+    stored = item(rng, quality=None)
+    index = NearDuplicateIndex()
+    index.add(9, stored)
+    (hit,) = index.candidates(
+        Fingerprint(sha256=stored.sha256, pdq=flip(stored.pdq, 100, rng), phash=stored.phash)
+    )
+    assert hit.item_id == 9 and hit.exact and not hit.mirrored
+    assert hit.pdq_distance == 100 and hit.phash_distance == 0
+    assert hit.item_pdq_quality is None
+    assert index.candidates(Fingerprint(sha256=rand_hex(rng, 256))) == []
+
+
+def test_mirrored_query_is_marked_and_has_no_phash_distance() -> None:
+    rng = random.Random(4)
+    stored = item(rng)
+    index = NearDuplicateIndex()
+    index.add(5, stored)
+    query = Fingerprint(
+        pdq=rand_hex(rng, 256), phash=stored.phash, pdq_mirrored=flip(stored.pdq, 4, rng)
+    )
+    found = {c.mirrored: c for c in index.candidates(query)}
+    assert found[True].pdq_distance == 4 and found[True].phash_distance is None
+    # The unmirrored pHash also matches, so the item is a direct candidate as well.
+    assert found[False].phash_distance == 0 and found[False].pdq_distance > Pdq.threshold
+
+
+def test_missing_hashes_give_none_distances() -> None:
+    rng = random.Random(5)
+    index = NearDuplicateIndex()
+    only_phash = Fingerprint(phash=rand_hex(rng, 64))
+    only_sha = Fingerprint(sha256=rand_hex(rng, 256))
+    index.add(1, only_phash)
+    index.add(2, only_sha)
+    (c,) = index.candidates(Fingerprint(pdq=rand_hex(rng, 256), phash=only_phash.phash))
+    assert (c.item_id, c.pdq_distance, c.phash_distance) == (1, None, 0)
+    (c,) = index.candidates(Fingerprint(sha256=only_sha.sha256, pdq=rand_hex(rng, 256)))
+    assert (c.item_id, c.exact, c.pdq_distance, c.phash_distance) == (2, True, None, None)
+
+
+def test_re_adding_moves_an_item_and_unchanged_is_a_no_op() -> None:
+    rng = random.Random(6)
+    before, after = item(rng), item(rng)
+    index = NearDuplicateIndex(min_tail=1, tail_fraction=1)  # rebuild on nearly every add
+    for i, fp in enumerate([item(rng) for _ in range(20)], start=100):
+        index.add(i, fp)
+    assert index.add(7, before) is True
+    assert index.add(7, before) is False
+    assert index.add(7, after) is True
+    assert len(index) == 21
+    assert index.candidates(Fingerprint(sha256=before.sha256)) == []
+    assert index.candidates(Fingerprint(pdq=before.pdq)) == []
+    assert [c.item_id for c in index.candidates(Fingerprint(pdq=after.pdq))] == [7]
+    assert index.remove(7) is True
+    assert index.remove(7) is False
+    assert 7 not in index and 100 in index
+    assert index.candidates(Fingerprint(pdq=after.pdq)) == []
+    assert len(index) == 20
+
+
+def test_tail_and_rebuild_keep_every_item_findable() -> None:
+    rng = random.Random(8)
+    index = NearDuplicateIndex(min_tail=10, tail_fraction=2)
+    stored = {i: item(rng) for i in range(1, 400)}
+    for i, fp in list(stored.items()):
+        index.add(i, fp)
+        if i % 50 == 0:
+            index.remove(i - 1)
+            del stored[i - 1]
+    for i, fp in stored.items():
+        assert [c.item_id for c in index.candidates(Fingerprint(pdq=fp.pdq))] == [i]
+        assert [c.item_id for c in index.candidates(Fingerprint(sha256=fp.sha256))] == [i]
+    assert len(index) == len(stored)
+
+
+def test_bulk_build_keeps_the_last_row_of_a_repeated_id() -> None:
+    rng = random.Random(9)
+    old, new = item(rng), item(rng)
+    first = FingerprintBatch.from_fingerprints([(1, old), (2, item(rng))])
+    second = FingerprintBatch.from_fingerprints([(1, new)])
+    index = NearDuplicateIndex.from_batches([first, second])
+    assert len(index) == 2
+    assert index.candidates(Fingerprint(sha256=old.sha256)) == []
+    assert [c.item_id for c in index.candidates(Fingerprint(sha256=new.sha256))] == [1]
+
+
+def test_malformed_hashes_are_refused() -> None:
+    index = NearDuplicateIndex()
+    with pytest.raises(InvalidHash):
+        index.candidates(Fingerprint(pdq="zz" * 32))
+    with pytest.raises(InvalidHash):
+        index.candidates(Fingerprint(phash="abc"))
+    with pytest.raises(InvalidHash):
+        FingerprintBatch.from_columns([1], [None], ["ab cd" + "0" * 59], [None], [None])
+    with pytest.raises(InvalidHash):
+        FingerprintBatch.from_columns(
+            [1, 2], [None, None], ["0" * 63, "0" * 65], [1, 2], [None, None]
+        )
+    # Upper case is normalised, not refused.
+    index.add(1, Fingerprint(pdq="AB" * 32))
+    assert [c.item_id for c in index.candidates(Fingerprint(pdq="ab" * 32))] == [1]
+
+
+def test_empty_index_answers_nothing() -> None:
+    rng = random.Random(10)
+    index = NearDuplicateIndex.from_batches([])
+    query = item(rng)
+    assert len(index) == 0
+    assert index.candidates(query) == [] == index.candidates_brute_force(query)

@@ -1,0 +1,538 @@
+"""One contract, every backend: the same tests run on SQLite and on PostgreSQL.
+
+Each PostgreSQL test gets a schema of its own (``?search_path=`` on the URL), dropped in
+``finally``; each SQLite test a file in its own tmp_path. Raw SQL appears here only to play
+another writer (a newer release, a review being undone) that the interface does not offer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import asyncpg
+import pytest
+
+from checks.errors import (
+    ConfigError,
+    InvalidHash,
+    MigrationError,
+    StorageError,
+    StorageUnavailable,
+)
+from checks.matching import MatchKind
+from checks.signals import Fingerprint, Pdq, Phash
+from checks.verdicts import Verdict
+from storage import (
+    KnownItemDraft,
+    PostgresStorage,
+    SqliteStorage,
+    Storage,
+    open_storage,
+)
+from storage.migrate import Migration, load_migrations
+
+RNG = random.Random(20240601)
+
+
+def rand_hex(bits: int) -> str:
+    return format(RNG.getrandbits(bits), f"0{bits // 4}x")
+
+
+def flip(value: str, count: int) -> str:
+    number = int(value, 16)
+    for bit in RNG.sample(range(len(value) * 4), count):
+        number ^= 1 << bit
+    return format(number, f"0{len(value)}x")
+
+
+def fingerprint(quality: int | None = 90, *, sha: bool = True) -> Fingerprint:
+    return Fingerprint(
+        sha256=rand_hex(256) if sha else None,
+        pdq=rand_hex(256),
+        pdq_quality=quality,
+        phash=rand_hex(64),
+    )
+
+
+def draft(fp: Fingerprint | None = None, **fields: Any) -> KnownItemDraft:
+    fields.setdefault("verdict", Verdict.MISATTRIBUTED)
+    fields.setdefault("title", "Flood photo is from 2011")
+    return KnownItemDraft(fingerprint=fp or fingerprint(), **fields)
+
+
+def future_migrations(dialect: str) -> tuple[Migration, ...]:
+    """What a newer release ships: ours plus a version 2."""
+    extra = Migration(2, "future_feature", "CREATE TABLE future_feature (id INTEGER)")
+    return (*load_migrations(dialect), extra)
+
+
+# -- backends ---------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def fresh_schema(url: str) -> AsyncIterator[str]:
+    """A new empty schema on the server; yields a URL whose search_path points at it."""
+    schema = f"tipline_test_{secrets.token_hex(6)}"
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        separator = "&" if "?" in url else "?"
+        yield f"{url}{separator}search_path={schema}"
+    finally:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()
+
+
+@dataclasses.dataclass
+class Backend:
+    name: str
+    url: str
+    open: Callable[..., Awaitable[Storage]]
+    #: Another instance that picks up changes only when asked (PostgreSQL: no listener).
+    open_follower: Callable[[], Awaitable[Storage]]
+    unreachable: Callable[[], Awaitable[Storage]]
+    unreachable_hint: str  # what the error message must name
+    execute: Callable[[str], Awaitable[None]]  # raw SQL as another writer would run it
+
+
+async def _sqlite_execute(path: Path, sql: str) -> None:
+    async with aiosqlite.connect(path) as conn:
+        await conn.execute(sql)
+        await conn.commit()
+
+
+async def _postgres_execute(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend_server(request: pytest.FixtureRequest) -> str | None:
+    """None for SQLite; for PostgreSQL the server, resolved here, outside the event loop."""
+    return request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+
+
+@pytest.fixture
+async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[Backend]:
+    server = backend_server
+    if server is None:
+        path = tmp_path / "tipline.db"
+        yield Backend(
+            name="sqlite",
+            url=str(path),
+            open=lambda **kw: SqliteStorage.open(path, **kw),
+            open_follower=lambda: SqliteStorage.open(path),
+            unreachable=lambda: SqliteStorage.open(tmp_path / "no" / "such" / "dir.db"),
+            unreachable_hint="does not exist",
+            execute=lambda sql: _sqlite_execute(path, sql),
+        )
+        return
+    async with fresh_schema(server) as url:
+        yield Backend(
+            name="postgres",
+            url=url,
+            open=lambda **kw: PostgresStorage.open(url, **kw),
+            open_follower=lambda: PostgresStorage.open(url, listen=False),
+            unreachable=lambda: PostgresStorage.open(
+                "postgresql://postgres@127.0.0.1:1/test", connect_timeout=5
+            ),
+            unreachable_hint="127.0.0.1:1",
+            execute=lambda sql: _postgres_execute(url, sql),
+        )
+
+
+@asynccontextmanager
+async def opened(
+    backend: Backend, *, follower: bool = False, **options: Any
+) -> AsyncIterator[Storage]:
+    storage = await (backend.open_follower() if follower else backend.open(**options))
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+# -- the contract -----------------------------------------------------------------------------
+
+
+class TestStorageContract:
+    async def test_fresh_database_is_created_migrated_and_empty(self, backend: Backend) -> None:
+        async with opened(backend) as storage:
+            assert await storage.count_known_items() == 0
+            assert [item async for item in storage.iter_known_items()] == []
+            assert await storage.lookup(fingerprint()) == []
+            assert await storage.get_known_item(1) is None
+            assert await storage.refresh_index() == 0
+
+    async def test_migrating_an_up_to_date_database_does_nothing(self, backend: Backend) -> None:
+        newer = future_migrations(backend.name)
+        async with opened(backend, migrations=newer) as storage:
+            await storage.upsert_known_item(draft())
+        # Running version 2 again would fail ("table future_feature already exists").
+        async with opened(backend, migrations=newer) as storage:
+            assert await storage.count_known_items() == 1
+
+    async def test_a_schema_newer_than_the_code_is_refused(self, backend: Backend) -> None:
+        async with opened(backend, migrations=future_migrations(backend.name)):
+            pass
+        with pytest.raises(MigrationError, match=r"version 2.*only knows up to version 1"):
+            await backend.open()
+
+    async def test_unreachable_database_is_unavailable_quickly(self, backend: Backend) -> None:
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable) as caught:
+            await backend.unreachable()
+        assert time.monotonic() - started < 5
+        assert backend.unreachable_hint in caught.value.message
+
+    async def test_a_closed_storage_says_so(self, backend: Backend) -> None:
+        storage = await backend.open()
+        await storage.close()
+        await storage.close()  # closing twice is harmless
+        with pytest.raises(StorageError, match="closed"):
+            await storage.count_known_items()
+
+    async def test_upsert_is_idempotent(self, backend: Backend) -> None:
+        async with opened(backend) as storage:
+            d = draft(recorded_by="mod-a")
+            first = await storage.upsert_known_item(d)
+            assert (first.created, first.updated) == (True, False)
+            assert first.item.created_at == first.item.updated_at
+            assert first.item.created_at.utcoffset() == timedelta(0)
+            again = await storage.upsert_known_item(d)
+            assert (again.created, again.updated) == (False, False)
+            assert again.item == first.item  # updated_at did not move
+            assert await storage.count_known_items() == 1
+
+    async def test_changed_draft_updates_in_place(self, backend: Backend) -> None:
+        async with opened(backend) as storage:
+            d = draft(recorded_by="mod-a")
+            first = (await storage.upsert_known_item(d)).item
+            await asyncio.sleep(0.002)
+            changed = dataclasses.replace(d, verdict=Verdict.EDITED, note="crop", recorded_by="b")
+            result = await storage.upsert_known_item(changed)
+            assert (result.created, result.updated) == (False, True)
+            item = result.item
+            assert item.id == first.id
+            assert item.created_at == first.created_at
+            assert item.updated_at > first.updated_at
+            assert item.verdict is Verdict.EDITED and item.draft.note == "crop"
+            assert item.updated_by == "b" and item.draft.recorded_by == "mod-a"
+            assert await storage.get_known_item(item.id) == item
+            # Re-recording the same content by someone else is not a change.
+            same = await storage.upsert_known_item(dataclasses.replace(changed, recorded_by="c"))
+            assert (same.created, same.updated, same.item.updated_by) == (False, False, "b")
+
+    async def test_natural_key_prefers_sha256_then_pdq_then_phash(self, backend: Backend) -> None:
+        async with opened(backend) as storage:
+            full = fingerprint()
+            by_sha = (await storage.upsert_known_item(draft(full))).item
+            # Same SHA-256, new PDQ: the same item, and the index follows the new hash.
+            moved = Fingerprint(sha256=full.sha256, pdq=rand_hex(256), pdq_quality=90)
+            result = await storage.upsert_known_item(draft(moved))
+            assert (result.item.id, result.updated) == (by_sha.id, True)
+            assert await storage.lookup(Fingerprint(pdq=full.pdq, pdq_quality=90)) == []
+            assert [m.item_id for m in await storage.lookup(moved)] == [by_sha.id]
+
+            no_sha = Fingerprint(pdq=rand_hex(256), pdq_quality=90, phash=rand_hex(64))
+            by_pdq = (await storage.upsert_known_item(draft(no_sha))).item
+            other_phash = dataclasses.replace(no_sha, phash=rand_hex(64))
+            assert (await storage.upsert_known_item(draft(other_phash))).item.id == by_pdq.id
+            # A SHA-256 outranks the PDQ: with one, it is a different item.
+            with_sha = dataclasses.replace(no_sha, sha256=rand_hex(256))
+            assert (await storage.upsert_known_item(draft(with_sha))).item.id != by_pdq.id
+
+            only_phash = Fingerprint(phash=rand_hex(64))
+            by_phash = (await storage.upsert_known_item(draft(only_phash))).item
+            again = await storage.upsert_known_item(draft(only_phash, title="renamed"))
+            assert (again.item.id, again.updated) == (by_phash.id, True)
+            assert await storage.count_known_items() == 4
+
+    async def test_fields_round_trip_and_iterate_oldest_first(self, backend: Backend) -> None:
+        drafts = [
+            draft(
+                fingerprint(None),
+                verdict=Verdict.AUTHENTIC,
+                title="",
+                note="",
+                recorded_by=None,
+            ),
+            draft(
+                Fingerprint(pdq=rand_hex(256), pdq_quality=0),
+                verdict=Verdict.SYNTHETIC,
+                title="평양 사진 — «фото» 🛰️ صورة",
+                note="line one\nline two\t'quoted' \"double\" \\ %s ?1 $1",
+                fact_check_url="https://example.org/check?id=1&x=ü",
+                original_date="2011-03-11",
+                original_place="Sendai, Japan",
+                source="AFP",
+                recorded_by="a" * 64,
+            ),
+            draft(Fingerprint(phash=rand_hex(64)), verdict=Verdict.INCONCLUSIVE),
+        ]
+        async with opened(backend) as storage:
+            written = [(await storage.upsert_known_item(d)).item for d in drafts]
+            assert [item.draft for item in written] == drafts
+            listed = [item async for item in storage.iter_known_items()]
+            assert listed == written
+            assert [i.created_at for i in listed] == sorted(i.created_at for i in listed)
+            for item in written:
+                assert await storage.get_known_item(item.id) == item
+            assert await storage.count_known_items() == 3
+            assert await storage.get_known_item(max(i.id for i in written) + 1) is None
+        async with opened(backend) as storage:  # and after a restart
+            assert [item async for item in storage.iter_known_items()] == written
+
+    async def test_iteration_pages_through_many_items(self, backend: Backend) -> None:
+        async with opened(backend) as storage:
+            ids = [
+                (await storage.upsert_known_item(draft(Fingerprint(phash=f"{i:016x}")))).item.id
+                for i in range(storage.ITEM_PAGE + 5)
+            ]
+            assert [item.id async for item in storage.iter_known_items()] == ids
+
+    async def test_hashes_are_validated_and_normalised(self, backend: Backend) -> None:
+        async with opened(backend) as storage:
+            fp = fingerprint()
+            loud = Fingerprint(
+                sha256=fp.sha256.upper(),
+                pdq=f"  {fp.pdq.upper()} ",
+                pdq_quality=90,
+                phash=fp.phash.upper(),
+                pdq_mirrored=rand_hex(256),
+            )
+            item = (await storage.upsert_known_item(draft(loud))).item
+            assert item.fingerprint == fp  # lower-case, stripped, mirror not stored
+            assert (await storage.upsert_known_item(draft(fp))).created is False
+            with pytest.raises(InvalidHash):
+                await storage.upsert_known_item(draft(Fingerprint(pdq="xyz")))
+            assert await storage.count_known_items() == 1
+
+    async def test_lookup_exact(self, backend: Backend) -> None:
+        async with opened(backend) as storage:
+            fp = fingerprint()
+            item = (await storage.upsert_known_item(draft(fp, verdict=Verdict.STAGED))).item
+            (match,) = await storage.lookup(Fingerprint(sha256=fp.sha256))
+            assert (match.item_id, match.kind, match.signal, match.distance) == (
+                item.id,
+                MatchKind.EXACT,
+                "sha256",
+                0,
+            )
+            assert (match.verdict, match.title) == (Verdict.STAGED, item.title)
+            # The full fingerprint gives one match per item, the best one.
+            assert [m.kind for m in await storage.lookup(fp)] == [MatchKind.EXACT]
+
+    async def test_lookup_near_by_pdq(self, backend: Backend) -> None:
+        async with opened(backend) as storage:
+            fp = fingerprint()
+            item = (await storage.upsert_known_item(draft(fp))).item
+            query = Fingerprint(pdq=flip(fp.pdq, 5), pdq_quality=80, phash=rand_hex(64))
+            (match,) = await storage.lookup(query)
+            assert (match.item_id, match.kind, match.signal, match.distance) == (
+                item.id,
+                MatchKind.NEAR,
+                "pdq",
+                5,
+            )
+
+    async def test_lookup_mirrored(self, backend: Backend) -> None:
+        async with opened(backend) as storage:
+            fp = fingerprint()
+            item = (await storage.upsert_known_item(draft(fp))).item
+            query = Fingerprint(
+                pdq=rand_hex(256),
+                pdq_quality=80,
+                phash=rand_hex(64),
+                pdq_mirrored=flip(fp.pdq, 3),
+            )
+            (match,) = await storage.lookup(query)
+            assert (match.item_id, match.kind, match.signal, match.distance) == (
+                item.id,
+                MatchKind.MIRRORED,
+                "pdq",
+                3,
+            )
+
+    async def test_lookup_falls_back_to_phash_when_pdq_quality_is_low(
+        self, backend: Backend
+    ) -> None:
+        async with opened(backend) as storage:
+            fp = fingerprint(quality=Pdq.min_quality - 20)
+            item = (await storage.upsert_known_item(draft(fp))).item
+            close_pdq = flip(fp.pdq, 10)
+            (match,) = await storage.lookup(
+                Fingerprint(pdq=close_pdq, pdq_quality=90, phash=flip(fp.phash, 4))
+            )
+            assert (match.item_id, match.kind, match.signal, match.distance) == (
+                item.id,
+                MatchKind.NEAR,
+                "phash",
+                4,
+            )
+            # A close PDQ of low quality decides nothing: pHash beyond its threshold, no match.
+            far_phash = flip(fp.phash, Phash.threshold + 3)
+            assert (
+                await storage.lookup(Fingerprint(pdq=close_pdq, pdq_quality=90, phash=far_phash))
+                == []
+            )
+
+    async def test_no_match_beyond_the_thresholds(self, backend: Backend) -> None:
+        async with opened(backend) as storage:
+            fp = fingerprint()
+            await storage.upsert_known_item(draft(fp))
+            query = Fingerprint(
+                sha256=rand_hex(256),
+                pdq=flip(fp.pdq, Pdq.threshold + 9),
+                pdq_quality=90,
+                phash=flip(fp.phash, Phash.threshold + 5),
+                pdq_mirrored=flip(fp.pdq, Pdq.threshold + 1),
+            )
+            assert await storage.lookup(query) == []
+
+    async def test_lookup_ranks_exact_before_near(self, backend: Backend) -> None:
+        async with opened(backend) as storage:
+            exact_fp = fingerprint()
+            near_fp = Fingerprint(pdq=flip(exact_fp.pdq, 2), pdq_quality=90)
+            exact = (await storage.upsert_known_item(draft(exact_fp))).item
+            near = (await storage.upsert_known_item(draft(near_fp))).item
+            query = Fingerprint(sha256=exact_fp.sha256, pdq=exact_fp.pdq, pdq_quality=90)
+            matches = await storage.lookup(query)
+            assert [(m.item_id, m.kind) for m in matches] == [
+                (exact.id, MatchKind.EXACT),
+                (near.id, MatchKind.NEAR),
+            ]
+
+    async def test_a_second_instance_sees_changes_after_refresh(self, backend: Backend) -> None:
+        async with opened(backend) as first, opened(backend, follower=True) as second:
+            fp = fingerprint()
+            item = (await first.upsert_known_item(draft(fp))).item
+            assert await second.lookup(fp) == []
+            assert await second.refresh_index() == 1
+            assert [m.item_id for m in await second.lookup(fp)] == [item.id]
+            assert await second.refresh_index() == 0
+
+            moved = dataclasses.replace(fp, pdq=rand_hex(256))
+            await first.upsert_known_item(draft(moved))
+            assert await second.refresh_index() == 1
+            assert await second.lookup(Fingerprint(pdq=fp.pdq, pdq_quality=90)) == []
+            assert [
+                m.item_id for m in await second.lookup(Fingerprint(pdq=moved.pdq, pdq_quality=90))
+            ] == [item.id]
+
+    async def test_a_retired_item_vanishes_everywhere(self, backend: Backend) -> None:
+        async with opened(backend) as first, opened(backend, follower=True) as second:
+            fp = fingerprint()
+            d = draft(fp)
+            item = (await first.upsert_known_item(d)).item
+            await second.refresh_index()
+            await backend.execute(
+                "UPDATE known_items SET retired_at = created_at WHERE id = " + str(item.id)
+            )
+            assert await second.refresh_index() == 1
+            assert await second.lookup(fp) == []
+            assert await second.get_known_item(item.id) is None
+            assert await second.count_known_items() == 0
+            assert [i async for i in second.iter_known_items()] == []
+            # Recording it again revives the same item.
+            revived = await first.upsert_known_item(d)
+            assert (revived.item.id, revived.created, revived.updated) == (item.id, False, True)
+            await second.refresh_index()
+            assert [m.item_id for m in await second.lookup(fp)] == [item.id]
+
+
+# -- PostgreSQL only: notifications -----------------------------------------------------------
+
+
+@pytest.mark.postgres
+async def test_postgres_instances_follow_each_other_without_refresh(postgres_url: str) -> None:
+    async with fresh_schema(postgres_url) as url:
+        first = await PostgresStorage.open(url)
+        second = await PostgresStorage.open(url)
+        try:
+            fp = fingerprint()
+            item = (await first.upsert_known_item(draft(fp))).item
+            deadline = time.monotonic() + 3
+            while not await second.lookup(fp):
+                assert time.monotonic() < deadline, "no notification reached the second instance"
+                await asyncio.sleep(0.02)
+            assert [m.item_id for m in await second.lookup(fp)] == [item.id]
+        finally:
+            await first.close()
+            await second.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_listener_stops_once_closed_even_if_a_cancel_is_lost(
+    postgres_url: str,
+) -> None:
+    """On Python 3.11 a cancellation racing a completing wait can be swallowed; the listener
+    must still end once the storage is closed, or close() would wait for it forever."""
+    async with fresh_schema(postgres_url) as url:
+        storage = await PostgresStorage.open(url, listen=False)
+        await storage.close()
+        async with asyncio.timeout(5):
+            await storage._follow()  # what a listener that missed its cancel goes on running
+
+
+# -- SQLite only: the file's settings ---------------------------------------------------------
+
+
+async def test_sqlite_file_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    storage = await SqliteStorage.open(path)
+    await storage.close()
+    async with aiosqlite.connect(path) as conn:
+        assert (await (await conn.execute("PRAGMA journal_mode")).fetchone())[0] == "wal"
+        versions = await (await conn.execute("SELECT version FROM schema_version")).fetchall()
+        assert [v[0] for v in versions] == [m.version for m in load_migrations("sqlite")]
+
+
+# -- open_storage -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["{path}", "sqlite:///{path}"])
+async def test_open_storage_picks_sqlite_for_paths(tmp_path: Path, form: str) -> None:
+    storage = await open_storage(form.format(path=tmp_path / "t.db"))
+    try:
+        assert isinstance(storage, SqliteStorage)
+        assert (tmp_path / "t.db").exists()
+    finally:
+        await storage.close()
+
+
+@pytest.mark.postgres
+async def test_open_storage_picks_postgres(postgres_url: str) -> None:
+    async with fresh_schema(postgres_url) as url:
+        for scheme in ("postgresql://", "postgres://"):
+            storage = await open_storage(scheme + url.split("://", 1)[1])
+            try:
+                assert isinstance(storage, PostgresStorage)
+            finally:
+                await storage.close()
+
+
+@pytest.mark.parametrize("url", ["", "   ", "mysql://db/tipline", "sqlite://relative.db"])
+async def test_open_storage_refuses_unknown_urls(url: str) -> None:
+    with pytest.raises(ConfigError):
+        await open_storage(url)
+
+
+async def test_unreachable_postgres_message_hides_the_password() -> None:
+    with pytest.raises(StorageUnavailable) as caught:
+        await open_storage("postgresql://tipline:s3cret@127.0.0.1:1/tipline")
+    assert "s3cret" not in caught.value.message
+    assert "127.0.0.1:1" in caught.value.message
