@@ -1,0 +1,276 @@
+"""The ``tipline`` command line: check pictures, import and export the known-items database.
+
+Other tools script against these names and the ``--json`` fields; keep them stable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from bot.settings import StorageSettings
+from bot.terminal import error_card, verdict_card
+from checks.errors import ConfigError, InvalidInput, StorageError, TiplineError, UnreadableFile
+from checks.matching import overall_verdict
+from checks.report import Report, analyse
+from checks.signals import Fingerprint
+from storage import open_storage
+from storage.base import Storage
+from storage.exchange import EXPORT_FORMATS, ExportWriter, ManifestRow, draft_from_row
+from storage.exchange import read_manifest as read_manifest_rows
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="tipline",
+    help="Tipline: is this picture already known? Checks, known-items database, the bot.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+_out = Console(soft_wrap=True)
+_err = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="SQLite path or postgresql:// URL [default: $TIPLINE_DATABASE_URL or ./tipline.db]",
+        show_default=False,
+    ),
+]
+
+#: Exit codes: 0 all good, 1 the command could not run (database, usage), 2 some input was bad.
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+
+def _database_url(db: str | None) -> str:
+    return db or StorageSettings().database_url
+
+
+def _analyse_path(path: Path) -> Report | TiplineError:
+    """Read and analyse one file; errors are returned, not raised, so a batch goes on."""
+    try:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UnreadableFile(f"cannot read {path}: {exc.strerror or exc}") from exc
+        return analyse(data)
+    except TiplineError as exc:
+        return exc
+
+
+def _fingerprint_bytes(data: bytes) -> Fingerprint:
+    return analyse(data).fingerprint
+
+
+def _reports(paths: list[Path], jobs: int) -> Iterator[Report | TiplineError]:
+    if jobs <= 1 or len(paths) < 4:
+        yield from map(_analyse_path, paths)
+        return
+    # forkserver: workers never inherit this process's threads or locks.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        yield from pool.map(_analyse_path, paths, chunksize=4)
+
+
+async def _open(db: str | None) -> Storage:
+    return await open_storage(_database_url(db))
+
+
+def _fail(exc: TiplineError) -> typer.Exit:
+    _err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+    return typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def check(
+    files: Annotated[list[Path], typer.Argument(help="Pictures to check.", show_default=False)],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line per file.")
+    ] = False,
+    db: DbOption = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="Worker processes for analysis.")
+    ] = os.cpu_count() or 1,
+) -> None:
+    """Check pictures against the known items: verdict, metadata, findings."""
+
+    async def run() -> bool:
+        all_ok = True
+        async with await _open(db) as storage:
+            for path, result in zip(files, _reports(files, jobs), strict=True):
+                if isinstance(result, TiplineError):
+                    all_ok = False
+                    if as_json:
+                        print(json.dumps({"file": str(path), "error": result.as_dict()}))
+                    else:
+                        _out.print(error_card(path, result.code, result.message))
+                    continue
+                matches = await storage.lookup(result.fingerprint)
+                if as_json:
+                    record = {"file": str(path), **result.as_dict()}
+                    record["matches"] = [m.as_dict() for m in matches]
+                    record["verdict"] = overall_verdict(matches)
+                    print(json.dumps(record, ensure_ascii=False, default=str), flush=True)
+                else:
+                    _out.print(verdict_card(path, result, matches))
+        return all_ok
+
+    try:
+        ok = asyncio.run(run())
+    except StorageError as exc:
+        raise _fail(exc) from exc
+    if not ok:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command("import")
+def import_(
+    manifest: Annotated[Path, typer.Argument(help="CSV or JSON Lines manifest.")],
+    db: DbOption = None,
+) -> None:
+    """Import known items from a manifest; running it again changes nothing."""
+    base_dir = manifest.resolve().parent
+
+    async def run() -> tuple[dict[str, int], list[str]]:
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
+        problems: list[str] = []
+        rows = list(read_manifest_rows(manifest))
+        columns = (
+            TextColumn("importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
+        async with await _open(db) as storage:
+            with Progress(*columns, console=_err, transient=True) as progress:
+                task = progress.add_task("import", total=len(rows))
+                for row in rows:
+                    progress.advance(task)
+                    if isinstance(row, InvalidInput):
+                        counts["failed"] += 1
+                        problems.append(f"{manifest.name}: {row.message}")
+                        continue
+                    outcome = await _import_row(storage, row, base_dir)
+                    if outcome.startswith("line "):
+                        counts["failed"] += 1
+                        problems.append(f"{manifest.name}: {outcome}")
+                    else:
+                        counts[outcome] += 1
+        return counts, problems
+
+    try:
+        counts, problems = asyncio.run(run())
+    except TiplineError as exc:
+        raise _fail(exc) from exc
+    for problem in problems:
+        _err.print(f"[red]{problem}[/]", highlight=False)
+    summary = ", ".join(f"{n} {what}" for what, n in counts.items())
+    _err.print(f"{manifest.name}: {summary}", highlight=False)
+    if counts["failed"]:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+async def _import_row(storage: Storage, row: ManifestRow, base_dir: Path) -> str:
+    """Import one row; returns created / updated / unchanged, or the error for its line."""
+    try:
+        draft = draft_from_row(row.values, base_dir, _fingerprint_bytes)
+    except InvalidInput as exc:
+        return f"line {row.line}: {exc.message}"
+    result = await storage.upsert_known_item(draft)
+    return "created" if result.created else "updated" if result.updated else "unchanged"
+
+
+@app.command()
+def export(
+    db: DbOption = None,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", help=f"One of: {', '.join(EXPORT_FORMATS)}."),
+    ] = "jsonl",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Export known items (hashes and verdicts, no pictures) in a form import reads back."""
+    if fmt not in EXPORT_FORMATS:
+        _err.print(f"[bold red]error:[/] unknown format {fmt!r}; use {', '.join(EXPORT_FORMATS)}")
+        raise typer.Exit(EXIT_FAILED)
+
+    async def run() -> int:
+        async with await _open(db) as storage:
+            target = output.open("w", encoding="utf-8", newline="") if output else None
+            with target or contextlib.nullcontext(sys.stdout) as handle:
+                writer = ExportWriter(fmt, handle)
+                async for item in storage.iter_known_items():
+                    writer.write(item)
+                return writer.count
+
+    try:
+        count = asyncio.run(run())
+    except (TiplineError, OSError) as exc:
+        message = exc.message if isinstance(exc, TiplineError) else str(exc)
+        _err.print(f"[bold red]error:[/] {message}", highlight=False)
+        raise typer.Exit(EXIT_FAILED) from exc
+    _err.print(f"exported {count} known items", highlight=False)
+
+
+@app.command()
+def run(
+    webhook: Annotated[
+        bool,
+        typer.Option(
+            "--webhook",
+            help="Receive updates on a webhook (TIPLINE_WEBHOOK_URL, TIPLINE_WEBHOOK_SECRET) "
+            "instead of long polling.",
+        ),
+    ] = False,
+) -> None:
+    """Run the Telegram bot (long polling unless --webhook)."""
+    from telegram import Update
+
+    from bot.app import build_application
+    from bot.logs import configure_logging
+    from bot.settings import load_bot_settings
+
+    configure_logging()
+    try:
+        settings = load_bot_settings()
+        if webhook and not (settings.webhook_url and settings.webhook_secret):
+            raise ConfigError(
+                "--webhook needs TIPLINE_WEBHOOK_URL and TIPLINE_WEBHOOK_SECRET (see .env.example)"
+            )
+        application = build_application(settings)
+        if webhook:
+            assert settings.webhook_url and settings.webhook_secret
+            application.run_webhook(
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                url_path="telegram",
+                webhook_url=f"{settings.webhook_url}/telegram",
+                secret_token=settings.webhook_secret.get_secret_value(),
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except TiplineError as exc:
+        raise _fail(exc) from exc
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,119 @@
+"""Settings from the environment (or a ``.env`` file); every variable is in ``.env.example``.
+
+A missing or malformed setting stops start-up with one line that names the variable, never a
+pydantic traceback: :func:`load_bot_settings` translates validation errors into ConfigError.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from checks.errors import ConfigError
+
+__all__ = ["DEFAULT_DATABASE_URL", "BotSettings", "StorageSettings", "load_bot_settings"]
+
+DEFAULT_DATABASE_URL = "./tipline.db"
+_CONFIG = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+
+class StorageSettings(BaseSettings):
+    """What every ``tipline`` command needs: where the database is."""
+
+    model_config = _CONFIG
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias="TIPLINE_DATABASE_URL",
+        description="A SQLite path (created if missing) or a postgresql:// URL.",
+    )
+
+
+class BotSettings(StorageSettings):
+    """Everything ``tipline run`` needs on top of the database."""
+
+    model_config = _CONFIG
+
+    telegram_bot_token: SecretStr = Field(validation_alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base_url: str | None = Field(
+        default=None, validation_alias="TELEGRAM_API_BASE_URL"
+    )
+    moderator_chat_id: int = Field(validation_alias="TIPLINE_MODERATOR_CHAT_ID")
+    admin_ids: Annotated[frozenset[int], NoDecode] = Field(validation_alias="TIPLINE_ADMIN_IDS")
+    secret_key: SecretStr = Field(validation_alias="TIPLINE_SECRET_KEY", min_length=32)
+    media_dir: Path = Field(default=Path("./media"), validation_alias="TIPLINE_MEDIA_DIR")
+    retention_days: int = Field(
+        default=30, ge=1, le=3650, validation_alias="TIPLINE_RETENTION_DAYS"
+    )
+    workers: int = Field(
+        default=os.cpu_count() or 1, ge=0, le=64, validation_alias="TIPLINE_WORKERS"
+    )
+    pace_messages: bool = Field(default=True, validation_alias="TIPLINE_PACE_MESSAGES")
+    webhook_url: str | None = Field(default=None, validation_alias="TIPLINE_WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias="TIPLINE_WEBHOOK_SECRET"
+    )
+    webhook_listen: str = Field(default="127.0.0.1", validation_alias="TIPLINE_WEBHOOK_LISTEN")
+    webhook_port: int = Field(default=8443, ge=1, le=65535, validation_alias="TIPLINE_WEBHOOK_PORT")
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        head, _, tail = token.partition(":")
+        if not (head.isdigit() and len(tail) >= 20):
+            raise ValueError("does not look like a bot token from @BotFather (digits:secret)")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            if not parts:
+                raise ValueError("needs at least one Telegram user id")
+            return frozenset(int(p) for p in parts)
+        return value
+
+    @field_validator("telegram_api_base_url", "webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL")
+        return value.strip().rstrip("/")
+
+    @property
+    def bot_base_url(self) -> str | None:
+        """PTB's ``base_url``: PTB appends the token, giving ``{root}/bot<token>/``."""
+        return f"{self.telegram_api_base_url}/bot" if self.telegram_api_base_url else None
+
+    @property
+    def bot_file_url(self) -> str | None:
+        return f"{self.telegram_api_base_url}/file/bot" if self.telegram_api_base_url else None
+
+
+def _alias(model: type[BaseSettings], field: str) -> str:
+    info = model.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    return alias if isinstance(alias, str) else field
+
+
+def load_bot_settings(**overrides: object) -> BotSettings:
+    """Read the settings or raise one ConfigError naming the first bad variable."""
+    try:
+        return BotSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        name = field if field.isupper() else _alias(BotSettings, field)
+        if first["type"] == "missing":
+            raise ConfigError(f"{name} is not set (see .env.example)") from None
+        raise ConfigError(f"{name} is invalid: {first['msg']}") from None
