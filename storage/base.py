@@ -6,7 +6,7 @@ every driver exception is translated into :mod:`checks.errors` where it enters.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +14,7 @@ from datetime import datetime
 from checks.matching import Match
 from checks.signals import Fingerprint
 from checks.verdicts import Verdict
+from storage.tips import TipStorage
 
 __all__ = ["KnownItem", "KnownItemDraft", "Storage", "UpsertResult"]
 
@@ -78,8 +79,12 @@ class UpsertResult:
     updated: bool
 
 
-class Storage(ABC):
-    """A Tipline database. Open with :func:`storage.open_storage`; close with :meth:`close`."""
+class Storage(TipStorage):
+    """A Tipline database. Open with :func:`storage.open_storage`; close with :meth:`close`.
+
+    Known items are declared here; the bot's tips, reviews, roles and audit log come from
+    :class:`storage.tips.TipStorage`, which every backend implements too.
+    """
 
     @abstractmethod
     async def upsert_known_item(self, draft: KnownItemDraft) -> UpsertResult:

@@ -1,8 +1,10 @@
 """PostgreSQL backend (asyncpg): the shared database for several instances or newsrooms.
 
 Only the dialect lives here: the pool, the migration runner's lock, the handful of queries
-:class:`storage.repository.SqlStorage` asks for, and a listener that refreshes the index when
-another instance changes a known item (LISTEN/NOTIFY, fed by a trigger in the schema).
+:class:`storage.repository.SqlStorage` asks for, transactions (one pooled connection each, at
+READ COMMITTED; the tip flow's statements, in :mod:`storage.tips_postgres`, take the locks
+they need), and a listener that refreshes the index when another instance changes a known
+item (LISTEN/NOTIFY, fed by a trigger in the schema).
 
 Put ``?search_path=name`` on the URL to keep Tipline in its own schema (asyncpg passes unknown
 URL parameters on as server settings).
@@ -13,17 +15,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from checks.errors import MigrationError, StorageError, StorageUnavailable
+from checks.errors import Conflict, MigrationError, StorageError, StorageUnavailable
 from storage.migrate import Migration, load_migrations, pending_migrations
 from storage.repository import SqlStorage
-from storage.rows import Row, utc_now
+from storage.rows import Executor, Row, utc_now
+from storage.tips_postgres import POSTGRES_TIPS
 
 __all__ = ["PostgresStorage"]
 
@@ -114,6 +117,11 @@ _OUTAGES: tuple[type[Exception], ...] = (
     asyncpg.exceptions.InvalidCatalogNameError,  # no such database
 )
 _DRIVER: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
+#: A unique key already taken, or a deadlock the server broke by aborting us: try again.
+_CONFLICTS: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.UniqueViolationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+)
 
 
 def redact(url: str) -> str:
@@ -126,7 +134,9 @@ def redact(url: str) -> str:
 
 
 class PostgresStorage(SqlStorage):
-    """Known items in PostgreSQL. Open with :meth:`open`."""
+    """Tipline's database in PostgreSQL. Open with :meth:`open`."""
+
+    _tips = POSTGRES_TIPS
 
     def __init__(
         self, pool: asyncpg.Pool, url: str, *, connect_timeout: float, poll_interval: float
@@ -259,8 +269,17 @@ class PostgresStorage(SqlStorage):
 
     # -- the dialect ------------------------------------------------------------------------
 
-    async def _upsert_row(self, parameters: tuple[object, ...]) -> Row:
-        return await self._pool.fetchrow(_UPSERT, *parameters)
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Executor]:
+        yield self._pool  # each statement borrows a connection and commits on its own
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Executor]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    async def _upsert_row(self, db: Executor, parameters: tuple[object, ...]) -> Row:
+        return (await db.fetch(_UPSERT, *parameters))[0]
 
     async def _item_row(self, item_id: int) -> Row | None:
         return await self._pool.fetchrow(_ITEM, item_id)
@@ -283,9 +302,14 @@ class PostgresStorage(SqlStorage):
     def _encode_time(self, moment: datetime) -> Any:
         return moment
 
+    def _encode_list(self, values: Sequence[int] | Sequence[str]) -> list[Any]:
+        return list(values)
+
     def _error_kind(self, exc: Exception) -> type[StorageError] | None:
         if isinstance(exc, _OUTAGES):
             return StorageUnavailable
+        if isinstance(exc, _CONFLICTS):
+            return Conflict
         if isinstance(exc, _DRIVER):
             return StorageError
         return None

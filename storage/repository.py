@@ -1,10 +1,12 @@
 """The flow both SQL backends share; each backend supplies only its dialect and its driver.
 
-A backend implements a handful of small queries (the ``_``-prefixed abstract methods) and says
-which of its driver's exceptions mean "unavailable". Everything else is written once here:
-validating drafts, telling created from updated, keeping the near-duplicate index (load at
-start, refresh by watermark, add on upsert), lookups, paging, and translating driver errors
-into :mod:`checks.errors` at the boundary.
+A backend implements a handful of small queries (the ``_``-prefixed abstract methods), its
+connections and transactions, and says which of its driver's exceptions mean "unavailable" or
+"conflict". Everything else is written once here: validating drafts, telling created from
+updated, keeping the near-duplicate index (load at start, refresh by watermark, add on
+upsert), lookups, paging, and translating driver errors into :mod:`checks.errors` at the
+boundary. The bot's half of the interface (tips, reviews, roles, audit) is written once too,
+in :class:`storage.tip_repository.TipRepository`, mixed in here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
-from checks.errors import StorageError, StorageUnavailable, TiplineError
+from checks.errors import Conflict, StorageError, StorageUnavailable, TiplineError
 from checks.matching import Match, MatchKind, accept, rank_key
 from checks.signals import Fingerprint
 from checks.verdicts import Verdict
@@ -23,6 +25,7 @@ from storage.base import KnownItem, KnownItemDraft, Storage, UpsertResult
 from storage.index import FingerprintBatch, NearDuplicateIndex
 from storage.rows import (
     HASH_COLUMNS,
+    Executor,
     Row,
     changes_from_rows,
     item_from_row,
@@ -30,12 +33,18 @@ from storage.rows import (
     upsert_parameters,
     utc_now,
 )
+from storage.tip_repository import TipRepository
 
 __all__ = ["SqlStorage"]
 
 
-class SqlStorage(Storage):
-    """A :class:`Storage` over SQL; subclasses provide the dialect."""
+class SqlStorage(TipRepository, Storage):
+    """A :class:`Storage` over SQL; subclasses provide the dialect.
+
+    Besides the queries below, a dialect provides what :class:`TipRepository` declares: its
+    tip statements (``_tips``), ``_transaction()``, ``_connection()``, ``_encode_time`` and
+    ``_encode_list``.
+    """
 
     #: Rows per page when loading hashes into the index (columnar, so large pages are cheap).
     HASH_PAGE = 50_000
@@ -53,8 +62,8 @@ class SqlStorage(Storage):
     # -- what a dialect provides ------------------------------------------------------------
 
     @abstractmethod
-    async def _upsert_row(self, parameters: tuple[object, ...]) -> Row:
-        """Run the one-statement upsert; return the full row as it now stands."""
+    async def _upsert_row(self, db: Executor, parameters: tuple[object, ...]) -> Row:
+        """Run the one-statement upsert on ``db``; return the full row as it now stands."""
 
     @abstractmethod
     async def _item_row(self, item_id: int) -> Row | None: ...
@@ -80,18 +89,16 @@ class SqlStorage(Storage):
         """A revision such that every change not yet visible will have ``revision >=`` it."""
 
     @abstractmethod
-    def _encode_time(self, moment: datetime) -> object:
-        """A UTC timestamp as the driver's parameter."""
-
-    @abstractmethod
     def _error_kind(self, exc: Exception) -> type[StorageError] | None:
-        """``StorageUnavailable`` or ``StorageError`` for a driver exception; None if foreign."""
+        """``StorageUnavailable``, ``Conflict`` (a unique key taken, a deadlock: try again)
+        or ``StorageError`` for a driver exception; None if foreign."""
 
     # -- the error boundary -----------------------------------------------------------------
 
     @contextmanager
     def _boundary(self, action: str, error: type[StorageError] = StorageError) -> Iterator[None]:
-        """Translate driver exceptions; ``error`` is the class for those that are not outages."""
+        """Translate driver exceptions; ``error`` is the class for those that are neither
+        outages nor conflicts."""
         if self._closed:
             raise StorageError(f"could not {action}: the storage is closed")
         try:
@@ -102,7 +109,7 @@ class SqlStorage(Storage):
             kind = self._error_kind(exc)
             if kind is None:
                 raise
-            if kind is not StorageUnavailable:
+            if kind not in (StorageUnavailable, Conflict):
                 kind = error
             raise kind(f"could not {action}: {type(exc).__name__}: {exc}") from exc
 
@@ -110,17 +117,26 @@ class SqlStorage(Storage):
 
     async def upsert_known_item(self, draft: KnownItemDraft) -> UpsertResult:
         draft = normalise_draft(draft)
-        now = utc_now()
         async with self._index_lock:
             with self._boundary("save a known item"):
-                row = await self._upsert_row(upsert_parameters(draft, self._encode_time(now)))
-            item = item_from_row(row)
-            # The statement stamps ``now`` on a new row, and on an existing one only if its
-            # content changed, so the timestamps tell what it did.
-            created = item.created_at == now
-            updated = not created and item.updated_at == now
-            if created or updated:
-                self._index.add(item.id, item.fingerprint)
+                async with self._connection() as db:
+                    result = await self._upsert_in(db, draft, utc_now())
+            if result.created or result.updated:
+                self._index.add(result.item.id, result.item.fingerprint)
+        return result
+
+    async def _upsert_in(self, db: Executor, draft: KnownItemDraft, now: datetime) -> UpsertResult:
+        """The upsert of a normalised draft, on ``db`` (alone, or in a caller's transaction).
+
+        The index is the caller's to update, once the change is committed: an item added to
+        it from a transaction that then rolls back would match with hashes it never had.
+        """
+        row = await self._upsert_row(db, upsert_parameters(draft, self._encode_time(now)))
+        item = item_from_row(row)
+        # The statement stamps ``now`` on a new row, and on an existing one only if its
+        # content changed, so the timestamps tell what it did.
+        created = item.created_at == now
+        updated = not created and item.updated_at == now
         return UpsertResult(item=item, created=created, updated=updated)
 
     async def get_known_item(self, item_id: int) -> KnownItem | None:

@@ -1,25 +1,35 @@
 """SQLite backend (aiosqlite): the embedded default, one file in WAL mode.
 
 Only the dialect lives here: the connection's settings, the migration runner's transaction,
-and the handful of queries :class:`storage.repository.SqlStorage` asks for.
+the handful of queries :class:`storage.repository.SqlStorage` asks for, and how transactions
+run (the tip flow's statements are in :mod:`storage.tips_sqlite`).
+
+One connection serves the whole storage, so a lock keeps each transaction's statements
+together: without it, a statement from another task would run inside someone else's
+transaction (and be rolled back with it). Transactions begin with ``BEGIN IMMEDIATE``: the
+database's write lock is taken before anything is read, so two writers, in this process or
+another, never decide on the same stale state.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
-from checks.errors import MigrationError, StorageError, StorageUnavailable
+from checks.errors import Conflict, MigrationError, StorageError, StorageUnavailable
 from storage.migrate import Migration, load_migrations, pending_migrations
 from storage.repository import SqlStorage
-from storage.rows import Row, utc_now
+from storage.rows import Executor, Row, utc_now
+from storage.tips_sqlite import SQLITE_TIPS
 
 __all__ = ["SqliteStorage"]
 
@@ -96,6 +106,17 @@ _NEXT_WATERMARK = "SELECT COALESCE(MAX(revision), 0) + 1 FROM known_items"
 _OUTAGES = ("locked", "busy", "unable to open", "disk i/o", "readonly", "no such file")
 
 
+class _Executor:
+    """The connection in the shape the shared flow runs statements on."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._conn = connection
+
+    async def fetch(self, query: str, *args: Any) -> list[Row]:
+        # One trip to aiosqlite's thread instead of three (execute, fetch, close).
+        return list(await self._conn.execute_fetchall(query, args))
+
+
 def _statements(script: str) -> list[str]:
     """Split a migration into statements (a trigger body's own semicolons stay inside)."""
     statements, pending = [], ""
@@ -125,11 +146,16 @@ def _location(path: str | os.PathLike[str]) -> str:
 
 
 class SqliteStorage(SqlStorage):
-    """Known items in one SQLite file. Open with :meth:`open`."""
+    """Tipline's database in one SQLite file. Open with :meth:`open`."""
+
+    _tips = SQLITE_TIPS
 
     def __init__(self, connection: aiosqlite.Connection, location: str) -> None:
         super().__init__()
         self._conn = connection
+        self._db = _Executor(connection)
+        # Held for each statement or transaction on the one connection (see the module doc).
+        self._lock = asyncio.Lock()
         self.location = location
 
     @classmethod
@@ -204,12 +230,29 @@ class SqliteStorage(SqlStorage):
 
     # -- the dialect ------------------------------------------------------------------------
 
-    async def _fetchall(self, sql: str, parameters: Sequence[object]) -> list[Row]:
-        # One trip to aiosqlite's thread instead of three (execute, fetch, close).
-        return list(await self._conn.execute_fetchall(sql, parameters))
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[_Executor]:
+        async with self._lock:
+            yield self._db
 
-    async def _upsert_row(self, parameters: tuple[object, ...]) -> Row:
-        return (await self._fetchall(_UPSERT, parameters))[0]
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[_Executor]:
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+
+    async def _fetchall(self, sql: str, parameters: Sequence[object]) -> list[Row]:
+        async with self._connection() as db:
+            return await db.fetch(sql, *parameters)
+
+    async def _upsert_row(self, db: Executor, parameters: tuple[object, ...]) -> Row:
+        return (await db.fetch(_UPSERT, *parameters))[0]
 
     async def _item_row(self, item_id: int) -> Row | None:
         rows = await self._fetchall(_ITEM, (item_id,))
@@ -219,7 +262,7 @@ class SqliteStorage(SqlStorage):
         return await self._fetchall(_ITEM_PAGE, (after_id, limit))
 
     async def _hash_page(self, after: tuple[int, int], limit: int) -> Sequence[Row]:
-        async with self._conn.execute(_HASH_PAGE, (*after, limit)) as cursor:
+        async with self._lock, self._conn.execute(_HASH_PAGE, (*after, limit)) as cursor:
             cursor.row_factory = None  # plain tuples: the index reads them by position
             return await cursor.fetchall()
 
@@ -237,11 +280,16 @@ class SqliteStorage(SqlStorage):
     def _encode_time(self, moment: datetime) -> str:
         return moment.isoformat(timespec="microseconds")
 
+    def _encode_list(self, values: Sequence[int] | Sequence[str]) -> str:
+        return json.dumps(list(values))
+
     def _error_kind(self, exc: Exception) -> type[StorageError] | None:
         if isinstance(exc, sqlite3.OperationalError) and any(
             word in str(exc).lower() for word in _OUTAGES
         ):
             return StorageUnavailable
+        if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
+            return Conflict
         if isinstance(exc, sqlite3.Error):
             return StorageError
         return None

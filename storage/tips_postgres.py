@@ -1,0 +1,214 @@
+"""The tip flow's statements in PostgreSQL's dialect (see :class:`TipStatements` for each
+one's parameters and rows).
+
+Transactions run at READ COMMITTED, so the statements lock what a decision depends on: an
+advisory lock per album or update while a tip is recorded (two parts of one album arriving at
+once must not both create it), the submission's row while a verdict is given or undone, and
+the known items a verdict reads and then changes. A statement that waited for a lock sees what
+the other transaction committed, because each statement takes a new snapshot. Lists come as
+arrays; JSON as text cast to jsonb.
+"""
+
+from __future__ import annotations
+
+from storage.tip_repository import TipStatements
+
+__all__ = ["POSTGRES_TIPS"]
+
+_SUBMISSION = """
+SELECT s.id, s.ticket, s.status, s.tipster, s.sealed_chat, s.notify, s.provenance,
+    s.media_group, s.claimed_by, s.note, s.created_at, s.updated_at, s.first_reply_at,
+    s.review_posted_at,
+    (SELECT r.verdict FROM reviews r WHERE r.submission_id = s.id AND r.reverted_at IS NULL
+     ORDER BY r.id DESC LIMIT 1) AS verdict
+FROM submissions s
+"""
+
+POSTGRES_TIPS = TipStatements(
+    # -- submissions ----------------------------------------------------------------------
+    submission_by_id=_SUBMISSION + "WHERE s.id = $1",
+    submission_by_ticket=_SUBMISSION + "WHERE s.ticket = $1",
+    submissions_of=_SUBMISSION
+    + "WHERE s.tipster = $1 ORDER BY s.created_at DESC, s.id DESC LIMIT $2",
+    unfinished=_SUBMISSION + "WHERE s.first_reply_at IS NULL ORDER BY s.created_at, s.id",
+    review_queue=_SUBMISSION  # noqa: S608 - constants joined, no input in the text
+    + """WHERE s.status IN ($1, $2)
+AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.submission_id = s.id AND r.reverted_at IS NULL)
+ORDER BY s.created_at, s.id LIMIT $3
+""",
+    queue_size="""
+SELECT count(*) AS n FROM submissions s WHERE s.status IN ($1, $2)
+AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.submission_id = s.id AND r.reverted_at IS NULL)
+""",
+    items_of="""
+SELECT id, submission_id, position, update_id, origin, ref, file_size, mime_type, status,
+    sha256, pdq, pdq_quality, phash, media_path, report, error
+FROM submission_items WHERE submission_id = ANY($1::bigint[])
+ORDER BY submission_id, position
+""",
+    # -- recording a tip ------------------------------------------------------------------
+    # Keyed by schema too, so that Tipline schemas sharing a server do not wait on each other.
+    lock_tip="""
+SELECT 1 FROM pg_advisory_xact_lock(
+    hashtext('tipline.tip'), hashtext(current_schema() || ':' || $1))
+""",
+    submission_of_update="""
+SELECT id FROM submissions WHERE update_id = $1
+UNION ALL
+SELECT submission_id FROM submission_items WHERE update_id = $1
+LIMIT 1
+""",
+    album="""
+SELECT id FROM submissions WHERE media_group = $1 AND tipster IS NOT DISTINCT FROM $2::text
+ORDER BY id LIMIT 1
+""",
+    ticket_taken="SELECT 1 FROM submissions WHERE ticket = $1",
+    insert_submission="""
+INSERT INTO submissions (ticket, update_id, status, tipster, sealed_chat, notify, provenance,
+    media_group, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $9)
+RETURNING id
+""",
+    last_position="""
+SELECT COALESCE(MAX(position), 0) AS last FROM submission_items WHERE submission_id = $1
+""",
+    insert_item="""
+INSERT INTO submission_items (submission_id, position, update_id, origin, ref, file_size,
+    mime_type, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+""",
+    # -- changing a submission ------------------------------------------------------------
+    save_item_result="""
+UPDATE submission_items SET status = $2, sha256 = $3, pdq = $4, pdq_quality = $5, phash = $6,
+    media_path = $7, report = $8::jsonb, error = $9::jsonb
+WHERE id = $1 RETURNING id
+""",
+    set_status="UPDATE submissions SET status = $2, updated_at = $3 WHERE id = $1 RETURNING id",
+    mark_replied="""
+UPDATE submissions SET first_reply_at = COALESCE(first_reply_at, $2) WHERE id = $1
+RETURNING first_reply_at
+""",
+    mark_review_posted="""
+UPDATE submissions SET review_posted_at = COALESCE(review_posted_at, $2) WHERE id = $1
+RETURNING review_posted_at
+""",
+    claim="""
+UPDATE submissions SET claimed_by = COALESCE(claimed_by, $2),
+    updated_at = CASE WHEN claimed_by IS NULL THEN $3 ELSE updated_at END
+WHERE id = $1 RETURNING claimed_by
+""",
+    set_note="UPDATE submissions SET note = $2, updated_at = $3 WHERE id = $1 RETURNING id",
+    drop_sealed_chat="""
+UPDATE submissions SET sealed_chat = NULL, updated_at = $2 WHERE id = $1 RETURNING id
+""",
+    forget_tipster="""
+UPDATE submissions SET tipster = NULL, sealed_chat = NULL, updated_at = $2 WHERE tipster = $1
+RETURNING id
+""",
+    # -- reviews --------------------------------------------------------------------------
+    lock_submission="SELECT id, ticket FROM submissions WHERE id = $1 FOR UPDATE",
+    review_in_force="""
+SELECT id, submission_id, verdict, moderator, note, fact_check_url, created_at, reverted_at
+FROM reviews WHERE submission_id = $1 AND reverted_at IS NULL
+ORDER BY id DESC LIMIT 1
+""",
+    insert_review="""
+INSERT INTO reviews (submission_id, verdict, note, fact_check_url, moderator, created_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id, submission_id, verdict, moderator, note, fact_check_url, created_at, reverted_at
+""",
+    known_item_state="""
+SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
+    original_date, original_place, source, updated_at, updated_by, retired_at
+FROM known_items WHERE natural_key = $1 FOR UPDATE
+""",
+    insert_review_link="""
+INSERT INTO review_known_items (review_id, known_item_id, created, previous)
+VALUES ($1, $2, $3, $4::jsonb)
+""",
+    review_links="""
+SELECT rk.known_item_id, rk.created, rk.previous
+FROM review_known_items rk JOIN known_items k ON k.id = rk.known_item_id
+WHERE rk.review_id = $1 ORDER BY rk.known_item_id FOR UPDATE OF k
+""",
+    later_link="""
+SELECT rk.review_id FROM review_known_items rk JOIN reviews r ON r.id = rk.review_id
+WHERE rk.known_item_id = $1 AND rk.review_id > $2 AND r.reverted_at IS NULL
+ORDER BY rk.review_id LIMIT 1
+""",
+    splice_link="""
+UPDATE review_known_items SET created = $3, previous = $4::jsonb
+WHERE review_id = $1 AND known_item_id = $2
+""",
+    retire_known_item="""
+UPDATE known_items SET retired_at = $2 WHERE id = $1 AND retired_at IS NULL
+""",
+    restore_known_item="""
+UPDATE known_items SET sha256 = $2, pdq = $3, pdq_quality = $4, phash = $5, verdict = $6,
+    title = $7, note = $8, fact_check_url = $9, original_date = $10, original_place = $11,
+    source = $12, updated_at = $13, updated_by = $14, retired_at = $15
+WHERE id = $1
+""",
+    revert_review="""
+UPDATE reviews SET reverted_at = $2 WHERE id = $1
+RETURNING id, submission_id, verdict, moderator, note, fact_check_url, created_at, reverted_at
+""",
+    reviews_of="""
+SELECT id, submission_id, verdict, moderator, note, fact_check_url, created_at, reverted_at
+FROM reviews WHERE submission_id = $1 ORDER BY id DESC
+""",
+    review_item_ids="""
+SELECT review_id, known_item_id FROM review_known_items
+WHERE review_id = ANY($1::bigint[])
+""",
+    # -- roles and the audit log ----------------------------------------------------------
+    set_role="""
+INSERT INTO moderators (pseudonym, role, added_by, added_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (pseudonym) DO UPDATE SET role = excluded.role, added_by = excluded.added_by
+""",
+    remove_role="DELETE FROM moderators WHERE pseudonym = $1 RETURNING pseudonym",
+    role_of="SELECT role FROM moderators WHERE pseudonym = $1",
+    list_roles="""
+SELECT pseudonym, role, added_by, added_at FROM moderators ORDER BY added_at, pseudonym
+""",
+    insert_audit="""
+INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5::jsonb)
+""",
+    audit_log="""
+SELECT id, at, actor, action, subject, detail FROM audit_log ORDER BY at DESC, id DESC
+LIMIT $1
+""",
+    # -- stats, retention, media ----------------------------------------------------------
+    submissions_since="""
+SELECT count(*) AS submissions,
+    COALESCE(SUM(CASE WHEN status = $2 THEN 1 ELSE 0 END), 0) AS matches
+FROM submissions WHERE created_at >= $1
+""",
+    reply_times="""
+SELECT created_at, first_reply_at FROM submissions
+WHERE created_at >= $1 AND first_reply_at IS NOT NULL
+""",
+    purge_chats="""
+UPDATE submissions SET sealed_chat = NULL
+WHERE created_at < $1 AND sealed_chat IS NOT NULL RETURNING id
+""",
+    expiring_media="""
+SELECT DISTINCT media_path FROM submission_items
+WHERE media_path IS NOT NULL
+  AND submission_id IN (SELECT id FROM submissions WHERE created_at < $1)
+""",
+    purge_media="""
+UPDATE submission_items SET media_path = NULL
+WHERE media_path IS NOT NULL
+  AND submission_id IN (SELECT id FROM submissions WHERE created_at < $1)
+""",
+    media_in_use="""
+SELECT DISTINCT media_path FROM submission_items
+WHERE media_path = ANY($1::text[])
+""",
+    media_of_known_item="""
+SELECT si.media_path FROM known_items k JOIN submission_items si ON si.sha256 = k.sha256
+WHERE k.id = $1 AND k.retired_at IS NULL AND si.media_path IS NOT NULL
+ORDER BY si.id LIMIT 1
+""",
+)
