@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bot.settings import StorageSettings
 from bot.terminal import error_card, verdict_card
-from checks.errors import ConfigError, InvalidInput, StorageError, TiplineError, UnreadableFile
+from checks.errors import InvalidInput, StorageError, TiplineError, UnreadableFile
 from checks.matching import overall_verdict
 from checks.report import Report, analyse
 from checks.signals import Fingerprint
@@ -243,28 +243,17 @@ def run(
     """Run the Telegram bot (long polling unless --webhook)."""
     from telegram import Update
 
-    from bot.app import build_application
+    from bot.app import build_application, webhook_options
     from bot.logs import configure_logging
     from bot.settings import load_bot_settings
 
     configure_logging()
     try:
         settings = load_bot_settings()
-        if webhook and not (settings.webhook_url and settings.webhook_secret):
-            raise ConfigError(
-                "--webhook needs TIPLINE_WEBHOOK_URL and TIPLINE_WEBHOOK_SECRET (see .env.example)"
-            )
+        options = webhook_options(settings) if webhook else None
         application = build_application(settings)
-        if webhook:
-            assert settings.webhook_url and settings.webhook_secret
-            application.run_webhook(
-                listen=settings.webhook_listen,
-                port=settings.webhook_port,
-                url_path="telegram",
-                webhook_url=f"{settings.webhook_url}/telegram",
-                secret_token=settings.webhook_secret.get_secret_value(),
-                allowed_updates=Update.ALL_TYPES,
-            )
+        if options is not None:
+            application.run_webhook(**options)
         else:
             application.run_polling(allowed_updates=Update.ALL_TYPES)
     except TiplineError as exc:

@@ -1,0 +1,192 @@
+"""The composition root: one function wires the whole bot from its settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+
+from bot.loopwatch import LoopWatch
+from bot.settings import BotSettings
+from bot.workers import make_analyser
+from checks.errors import ConfigError
+from handlers import admin, gatekeeper, intake, review, status
+from handlers.context import SERVICES_KEY, TiplineContext
+from handlers.errors import on_error
+from handlers.services import Analyser, Services
+from storage import open_storage
+from storage.identities import IdentityProtector
+from storage.media import MediaStore
+
+__all__ = ["WEBHOOK_PATH", "build_application", "webhook_options"]
+
+log = logging.getLogger(__name__)
+
+_MAINTENANCE_KEY = "tipline.maintenance"
+_LOOPWATCH_KEY = "tipline.loopwatch"
+#: How often an instance picks up other instances' known items, retries unfinished tips and
+#: drops what the retention period no longer allows.
+MAINTENANCE_INTERVAL = 30.0
+
+TiplineApp = Application[Any, TiplineContext, Any, Any, Any, Any]
+
+
+def build_application(
+    settings: BotSettings,
+    *,
+    analyser: Analyser | None = None,
+) -> TiplineApp:
+    """Build the PTB application; storage and workers open in ``post_init``.
+
+    ``analyser`` replaces the worker pool (tests). The rate limiter retries on 429, so a
+    RetryAfter delays a message but never loses it.
+    """
+
+    async def post_init(app: TiplineApp) -> None:
+        storage = await open_storage(settings.database_url)
+        media = MediaStore(settings.media_dir)
+        media.ensure()
+        identities = IdentityProtector(settings.secret_key.get_secret_value())
+        services = Services(
+            storage=storage,
+            identities=identities,
+            media=media,
+            analyser=analyser or make_analyser(settings.workers),
+            http=httpx.AsyncClient(follow_redirects=False, trust_env=False),
+            moderator_chat_id=settings.moderator_chat_id,
+            admin_pseudonyms=frozenset(identities.pseudonym(i) for i in settings.admin_ids),
+            retention_days=settings.retention_days,
+        )
+        app.bot_data[SERVICES_KEY] = services
+        await _set_commands(app, settings)
+        resumed = await _resume(app, services)
+        if resumed:
+            log.info("resuming %d unfinished tip(s)", resumed)
+        app.bot_data[_MAINTENANCE_KEY] = asyncio.create_task(_maintenance(app, services))
+        watch = LoopWatch()
+        watch.start()
+        app.bot_data[_LOOPWATCH_KEY] = watch
+
+    async def post_shutdown(app: TiplineApp) -> None:
+        watch: LoopWatch | None = app.bot_data.pop(_LOOPWATCH_KEY, None)
+        if watch is not None:
+            await watch.stop()
+        task = app.bot_data.pop(_MAINTENANCE_KEY, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        services: Services | None = app.bot_data.pop(SERVICES_KEY, None)
+        if services is None:
+            return
+        close = getattr(services.analyser, "close", None)
+        if close is not None:
+            close()
+        await services.http.aclose()
+        await services.storage.close()
+
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=UTC))
+        .rate_limiter(_rate_limiter(settings))
+        .context_types(ContextTypes(context=TiplineContext))
+        .concurrent_updates(True)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if settings.bot_base_url and settings.bot_file_url:
+        builder = builder.base_url(settings.bot_base_url).base_file_url(settings.bot_file_url)
+    app: TiplineApp = builder.build()
+
+    # Order matters: the gatekeeper's group runs before every other handler.
+    app.add_handlers(gatekeeper.HANDLERS, group=gatekeeper.GATEKEEPER_GROUP)
+    for module in (status, admin, review, intake):
+        app.add_handlers(module.HANDLERS)
+    app.add_error_handler(on_error)
+    return app
+
+
+WEBHOOK_PATH = "telegram"
+
+
+def webhook_options(settings: BotSettings) -> dict[str, Any]:
+    """Arguments for PTB's webhook server: Telegram must send the secret token with every
+    update, and PTB refuses (403) any request without it."""
+    if not (settings.webhook_url and settings.webhook_secret):
+        raise ConfigError(
+            "--webhook needs TIPLINE_WEBHOOK_URL and TIPLINE_WEBHOOK_SECRET (see .env.example)"
+        )
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.webhook_port,
+        "url_path": WEBHOOK_PATH,
+        "webhook_url": f"{settings.webhook_url}/{WEBHOOK_PATH}",
+        "secret_token": settings.webhook_secret.get_secret_value(),
+        "allowed_updates": Update.ALL_TYPES,
+    }
+
+
+def _rate_limiter(settings: BotSettings) -> AIORateLimiter:
+    """Telegram's published limits (30 messages a second, 20 a minute per group), with retries
+    on 429; unpaced (retries only) when TIPLINE_PACE_MESSAGES is off, for test servers."""
+    if settings.pace_messages:
+        return AIORateLimiter(max_retries=5)
+    return AIORateLimiter(
+        overall_max_rate=0,
+        overall_time_period=1,
+        group_max_rate=0,
+        group_time_period=1,
+        max_retries=5,
+    )
+
+
+async def _set_commands(app: TiplineApp, settings: BotSettings) -> None:
+    tipster = [BotCommand(name, text) for name, text in status.TIPSTER_COMMANDS]
+    moderator = [
+        BotCommand(name, text)
+        for name, text in gatekeeper.MODERATOR_COMMANDS + gatekeeper.ADMIN_COMMANDS
+    ]
+    await app.bot.set_my_commands(tipster, scope=BotCommandScopeAllPrivateChats())
+    await app.bot.set_my_commands(moderator, scope=BotCommandScopeChat(settings.moderator_chat_id))
+
+
+async def _resume(app: TiplineApp, services: Services) -> int:
+    """Process every tip a previous run left unfinished (each gets exactly one card)."""
+    unfinished = await services.storage.unfinished_submissions()
+    count = 0
+    for submission in unfinished:
+        if submission.id in services.pending:
+            continue
+        services.pending[submission.id] = app.create_task(
+            intake.resume(app.bot, services, submission.id)
+        )
+        count += 1
+    return count
+
+
+async def _maintenance(app: TiplineApp, services: Services) -> None:
+    while True:
+        await asyncio.sleep(MAINTENANCE_INTERVAL)
+        try:
+            await services.storage.refresh_index()
+            await _resume(app, services)
+            cutoff = datetime.now(UTC) - timedelta(days=services.retention_days)
+            purged = await services.storage.purge_expired(cutoff)
+            for path in purged.media_paths:
+                await asyncio.to_thread(services.media.delete, path)
+            if purged.chats_dropped or purged.media_paths:
+                log.info(
+                    "retention: %d chat link(s) and %d file(s) dropped",
+                    purged.chats_dropped,
+                    len(purged.media_paths),
+                )
+        except Exception:
+            log.exception("maintenance pass failed; trying again next time")

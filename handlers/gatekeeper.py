@@ -1,0 +1,75 @@
+"""The one place roles are checked, before any moderator or admin handler runs.
+
+It sits in a negative handler group (order matters: it must run first) and stops handling with
+``ApplicationHandlerStop`` when the caller lacks the role, so no handler needs its own check and
+none can forget it. Button presses are checked too: callback data can be forged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandler, CommandHandler
+
+from handlers.callbacks import REVIEW_PATTERN
+from handlers.context import TiplineContext
+from storage.tips import Role
+
+__all__ = ["ADMIN_COMMANDS", "GATEKEEPER_GROUP", "HANDLERS", "MODERATOR_COMMANDS"]
+
+log = logging.getLogger(__name__)
+
+GATEKEEPER_GROUP = -1
+MODERATOR_COMMANDS = (
+    ("queue", "Tips waiting for a verdict, oldest first"),
+    ("claim", "Claim a tip: /claim CODE"),
+    ("verdict", "/verdict CODE VERDICT [URL] [note]"),
+    ("note", "Add a note: /note CODE text"),
+    ("undo", "Revert the last verdict: /undo CODE"),
+    ("stats", "Queue, known items and today's figures"),
+)
+ADMIN_COMMANDS = (
+    ("mod", "/mod add USER_ID or /mod remove USER_ID"),
+    ("mods", "List moderators and admins"),
+)
+_ADMIN_ONLY = frozenset(name for name, _ in ADMIN_COMMANDS)
+
+
+async def _refuse(update: Update, context: TiplineContext, what: str) -> None:
+    services = context.services
+    user = update.effective_user
+    actor = services.identities.pseudonym(user.id) if user else None
+    log.warning("refused %s from a caller without the role", what)
+    await services.storage.audit(actor, "refused", what)
+    if update.callback_query is not None:
+        await update.callback_query.answer("Only the newsroom's moderators can do that.")
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text("This command is for the newsroom's moderators.")
+    raise ApplicationHandlerStop
+
+
+async def gate_command(update: Update, context: TiplineContext) -> None:
+    """Let moderators (and admins) through; admin commands need an admin."""
+    message, user = update.effective_message, update.effective_user
+    command = (message.text or "").split()[0].lstrip("/").split("@")[0] if message else "?"
+    role = await context.services.role_of(user.id) if user else None
+    if role is Role.ADMIN or (role is Role.MODERATOR and command not in _ADMIN_ONLY):
+        return
+    await _refuse(update, context, f"/{command}")
+
+
+async def gate_button(update: Update, context: TiplineContext) -> None:
+    """Review buttons are for moderators only, whoever's client sent the press."""
+    user = update.effective_user
+    role = await context.services.role_of(user.id) if user else None
+    if role is not None:
+        return
+    await _refuse(update, context, "review button")
+
+
+HANDLERS: list[BaseHandler[Update, TiplineContext, Any]] = [
+    CommandHandler([n for n, _ in MODERATOR_COMMANDS + ADMIN_COMMANDS], gate_command),
+    CallbackQueryHandler(gate_button, pattern=REVIEW_PATTERN),
+]

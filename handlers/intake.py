@@ -1,0 +1,209 @@
+"""Tips arriving in a private chat: photos, image files, albums and links, forwarded or not.
+
+A tip is written to the database before anything else happens, then acknowledged with its
+ticket, then processed in the background. The same update delivered twice records nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import replace
+from typing import Any
+
+from telegram import Bot, Message, MessageOriginChannel, MessageOriginChat, Update
+from telegram.ext import BaseHandler, MessageHandler, filters
+
+from checks.errors import Conflict
+from handlers.context import TiplineContext
+from handlers.linkfetch import find_urls
+from handlers.pipeline import TELEGRAM_DOWNLOAD_LIMIT, process_submission
+from handlers.services import Services
+from storage.tips import ItemOrigin, ItemSource, SubmissionDraft
+
+__all__ = ["HANDLERS", "new_ticket", "resume", "schedule_processing"]
+
+log = logging.getLogger(__name__)
+
+#: Crockford-style alphabet: no 0/O, 1/I/L or U, so a ticket read aloud is not misheard.
+_TICKET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+_TICKET_ATTEMPTS = 3
+_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif")
+
+REFUSE_NOT_IMAGE = (
+    "This file is not a picture, so Tipline cannot check it. Please send a photo, or an image "
+    "file (JPEG, PNG, WebP, GIF, TIFF or HEIC)."
+)
+REFUSE_TOO_BIG = (
+    "This file is larger than 20 MB, the most Telegram lets a bot download. Please send a "
+    "smaller copy, or a link to where it is published."
+)
+REFUSE_NO_PICTURE = (
+    "Please send a picture (as a photo or, to keep its metadata, as a file), an album, or a "
+    "link to a picture. /help explains more."
+)
+REFUSE_UNSUPPORTED = (
+    "Tipline checks pictures only, not videos, voice messages or stickers. Please send a photo "
+    "or an image file."
+)
+
+
+def new_ticket() -> str:
+    """A random ticket such as ``K7QM-2XTD`` (30^8, about 6.6e11 codes)."""
+    code = "".join(secrets.choice(_TICKET_ALPHABET) for _ in range(8))
+    return f"{code[:4]}-{code[4:]}"
+
+
+def _provenance(message: Message) -> dict[str, Any] | None:
+    """The forward origin, as moderators need it. A forwarding *person* is not recorded by
+    name: only channels and public chats are."""
+    origin = message.forward_origin
+    if origin is None:
+        return None
+    record: dict[str, Any] = {"type": origin.type, "date": origin.date.isoformat()}
+    if isinstance(origin, MessageOriginChannel):
+        record["title"] = origin.chat.title
+        record["username"] = origin.chat.username
+        record["message_id"] = origin.message_id
+    elif isinstance(origin, MessageOriginChat):
+        record["title"] = origin.sender_chat.title
+        record["username"] = origin.sender_chat.username
+    return record
+
+
+def schedule_processing(
+    context: TiplineContext, submission_id: int, *, delay: float = 0.0, update: object = None
+) -> None:
+    """Process a submission in the background; an album waits for its last part first."""
+    services = context.services
+    loop = asyncio.get_running_loop()
+    deadlines = services.deadlines
+    deadlines[submission_id] = max(deadlines.get(submission_id, 0.0), loop.time() + delay)
+    running = services.pending.get(submission_id)
+    if running is not None and not running.done():
+        return  # the running task waits until the (new) deadline, then processes everything
+    services.pending[submission_id] = context.application.create_task(
+        resume(context.bot, services, submission_id), update=update
+    )
+
+
+async def resume(bot: Bot, services: Services, submission_id: int) -> None:
+    """Wait for the submission's deadline (an album's last part), then process it."""
+    loop = asyncio.get_running_loop()
+    try:
+        # A debounce, not a wait for a condition: each album part moves the deadline later.
+        while (wait := services.deadlines.get(submission_id, 0.0) - loop.time()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
+        await process_submission(bot, services, submission_id)
+    finally:
+        services.pending.pop(submission_id, None)
+        services.deadlines.pop(submission_id, None)
+
+
+async def _accept(update: Update, context: TiplineContext, sources: list[ItemSource]) -> None:
+    message = update.effective_message
+    user, chat = update.effective_user, update.effective_chat
+    assert message is not None and user is not None and chat is not None
+    services = context.services
+    draft = SubmissionDraft(
+        ticket=new_ticket(),
+        update_id=update.update_id,
+        tipster=services.identities.pseudonym(user.id),
+        sealed_chat=services.identities.seal_chat_id(chat.id),
+        items=tuple(sources),
+        provenance=_provenance(message),
+        media_group=message.media_group_id,
+    )
+    for attempt in range(_TICKET_ATTEMPTS):
+        try:
+            recorded = await services.storage.record_tip(draft)
+            break
+        except Conflict:  # the random ticket was taken (about 1 in 10^11): draw another
+            if attempt == _TICKET_ATTEMPTS - 1:
+                raise
+            draft = replace(draft, ticket=new_ticket())
+    submission = recorded.submission
+    if not recorded.created and not recorded.added_items:
+        log.info("tip %s: update delivered again, nothing new", submission.ticket)
+        return
+    if recorded.created:
+        log.info("tip %s received", submission.ticket)
+        await message.reply_text(
+            f"Received. Your ticket is <code>{submission.ticket}</code>. Checking it now…",
+            do_quote=False,
+        )
+    delay = services.album_wait if submission.media_group else 0.0
+    schedule_processing(context, submission.id, delay=delay, update=update)
+
+
+async def on_photo(update: Update, context: TiplineContext) -> None:
+    """A compressed photo: Telegram has already removed its metadata."""
+    message = update.effective_message
+    assert message is not None and message.photo
+    largest = message.photo[-1]
+    source = ItemSource(ItemOrigin.PHOTO, largest.file_id, largest.file_size, "image/jpeg")
+    await _accept(update, context, [source])
+
+
+def _looks_like_image(mime: str | None, name: str | None) -> bool:
+    if mime and mime.startswith("image/"):
+        return True
+    return bool(name and name.lower().endswith(_IMAGE_EXTENSIONS))
+
+
+async def on_document(update: Update, context: TiplineContext) -> None:
+    """A file: the original bytes, metadata and all."""
+    message = update.effective_message
+    assert message is not None and message.document is not None
+    document = message.document
+    if not _looks_like_image(document.mime_type, document.file_name):
+        await message.reply_text(REFUSE_NOT_IMAGE)
+        return
+    if document.file_size and document.file_size > TELEGRAM_DOWNLOAD_LIMIT:
+        await message.reply_text(REFUSE_TOO_BIG)
+        return
+    source = ItemSource(
+        ItemOrigin.DOCUMENT, document.file_id, document.file_size, document.mime_type
+    )
+    await _accept(update, context, [source])
+
+
+async def on_text(update: Update, context: TiplineContext) -> None:
+    """Text: links to pictures are tips; anything else gets a pointer to what to send."""
+    message = update.effective_message
+    assert message is not None
+    urls = find_urls(message.text or message.caption or "")
+    if not urls:
+        await message.reply_text(REFUSE_NO_PICTURE)
+        return
+    await _accept(update, context, [ItemSource(ItemOrigin.LINK, url) for url in urls])
+
+
+async def on_unsupported(update: Update, context: TiplineContext) -> None:
+    """Videos, voice, stickers and the like."""
+    message = update.effective_message
+    assert message is not None
+    await message.reply_text(REFUSE_UNSUPPORTED)
+
+
+_PRIVATE = filters.ChatType.PRIVATE
+HANDLERS: list[BaseHandler[Update, TiplineContext, Any]] = [
+    MessageHandler(_PRIVATE & filters.PHOTO, on_photo),
+    MessageHandler(_PRIVATE & filters.Document.ALL, on_document),
+    MessageHandler(_PRIVATE & filters.TEXT & ~filters.COMMAND, on_text),
+    MessageHandler(
+        _PRIVATE
+        & (
+            filters.VIDEO
+            | filters.VOICE
+            | filters.AUDIO
+            | filters.Sticker.ALL
+            | filters.VIDEO_NOTE
+            | filters.ANIMATION
+            | filters.LOCATION
+            | filters.CONTACT
+        ),
+        on_unsupported,
+    ),
+]

@@ -1,0 +1,67 @@
+"""What handlers are given to work with. The composition root (``bot/``) builds one of these
+and puts it in ``bot_data``; handlers reach it through :class:`handlers.context.TiplineContext`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+
+from checks.report import Report
+from handlers.linkfetch import FetchedImage, fetch_image
+from storage.base import Storage
+from storage.identities import IdentityProtector
+from storage.media import MediaStore
+from storage.tips import Role
+
+__all__ = ["Analyser", "Services"]
+
+
+class Analyser(Protocol):
+    """CPU work, run off the event loop (a process pool in production)."""
+
+    async def analyse(self, data: bytes) -> Report: ...
+
+    async def strip(self, data: bytes) -> bytes: ...
+
+    async def side_by_side(self, submitted: bytes, known: bytes, caption: str) -> bytes: ...
+
+
+@dataclass
+class Services:
+    """Shared by every handler of one running bot."""
+
+    storage: Storage
+    identities: IdentityProtector
+    media: MediaStore
+    analyser: Analyser
+    http: httpx.AsyncClient
+    moderator_chat_id: int
+    admin_pseudonyms: frozenset[str]
+    retention_days: int
+    #: Fetches a linked picture; tests swap in one that may reach their loopback server.
+    fetch_link: Callable[[str], Awaitable[FetchedImage]] | None = None
+    #: Seconds to wait for the rest of an album before processing it.
+    album_wait: float = 1.5
+    #: Processing tasks by submission id, so an album is processed once, after its last part.
+    pending: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    #: Event-loop time before which a submission's processing should not start.
+    deadlines: dict[int, float] = field(default_factory=dict)
+    #: Hook for tests and benchmarks: called with (submission id, ticket) after each card.
+    on_card: Callable[[int, str], Awaitable[None]] | None = None
+
+    async def fetch(self, url: str) -> FetchedImage:
+        if self.fetch_link is not None:
+            return await self.fetch_link(url)
+        return await fetch_image(url, client=self.http)
+
+    async def role_of(self, user_id: int) -> Role | None:
+        """Admins come from configuration; moderators from the database."""
+        pseudonym = self.identities.pseudonym(user_id)
+        if pseudonym in self.admin_pseudonyms:
+            return Role.ADMIN
+        return await self.storage.role_of(pseudonym)

@@ -1,0 +1,127 @@
+"""The bot under test: real PTB application, real storage, fake Telegram over real HTTP."""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+from bot.app import build_application
+from bot.settings import BotSettings
+from bot.workers import ThreadAnalyser
+from handlers.context import SERVICES_KEY
+from handlers.linkfetch import StaticResolver, fetch_image
+from handlers.services import Analyser, Services
+from storage.tips import Role
+from tests.fakebotapi import FakeBotAPI, FakeChat, FakeUser
+
+SECRET = "e2e-secret-key-that-is-long-enough-for-tipline"
+TICKET = re.compile(r"[2-9A-HJ-NP-TV-Z]{4}-[2-9A-HJ-NP-TV-Z]{4}")
+
+
+def picture(seed: int, size: tuple[int, int] = (800, 600), fmt: str = "JPEG") -> bytes:
+    """A distinct, detailed picture per seed (so PDQ quality is high and seeds differ)."""
+    image = Image.new("RGB", size, ((seed * 67) % 256, (seed * 131) % 256, 90))
+    draw = ImageDraw.Draw(image)
+    for i in range(24):
+        x = (i * 97 + seed * 53) % (size[0] - 80)
+        y = (i * 41 + seed * 29) % (size[1] - 60)
+        colour = ((i * 40 + seed * 7) % 256, (255 - i * 9) % 256, (seed * 17 + i * 23) % 256)
+        draw.rectangle((x, y, x + 30 + i * 3, y + 20 + (i * 7) % 40), fill=colour)
+        draw.ellipse((y % size[0], x % size[1], y % size[0] + 50, x % size[1] + 35), fill=colour)
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+@dataclass
+class World:
+    """Everyone in a test: the fake Telegram, its people, and the running bot's settings."""
+
+    api: FakeBotAPI
+    settings: BotSettings
+    tipster: FakeUser
+    other_tipster: FakeUser
+    moderator: FakeUser
+    admin: FakeUser
+    outsider: FakeUser
+    mods: FakeChat
+    tmp: Path
+
+    def services(self, app: Any) -> Services:
+        return app.bot_data[SERVICES_KEY]
+
+
+def make_world(api: FakeBotAPI, tmp: Path) -> World:
+    # Distinctive ids and names, so a search of the database and logs cannot miss them.
+    tipster = api.add_user(
+        "Hyonsuk", last_name="Sokjinwoo", username="hyon_tipster_1987", id=7771234567
+    )
+    other = api.add_user("Danaya", username="dana_second_source", id=7779876543)
+    moderator = api.add_user("Minako", username="mina_factcheck", id=7775550001)
+    admin = api.add_user("Adalind", username="ada_newsroom_admin", id=7775550002)
+    outsider = api.add_user("Everhart", username="eve_not_a_mod", id=7775550003)
+    mods = api.add_group("Moderators", admins=[moderator, admin], members=[outsider])
+    settings = BotSettings(
+        TELEGRAM_BOT_TOKEN=api.token,
+        TELEGRAM_API_BASE_URL=api.root,
+        TIPLINE_MODERATOR_CHAT_ID=mods.id,
+        TIPLINE_ADMIN_IDS=str(admin.id),
+        TIPLINE_SECRET_KEY=SECRET,
+        TIPLINE_DATABASE_URL=str(tmp / "tipline.db"),
+        TIPLINE_MEDIA_DIR=str(tmp / "media"),
+        TIPLINE_WORKERS=0,
+        TIPLINE_PACE_MESSAGES=False,  # the fake Telegram has no limits; retries stay on
+    )
+    return World(api, settings, tipster, other, moderator, admin, outsider, mods, tmp)
+
+
+def identities(world: World) -> list[str]:
+    """Every raw identity the fake users have: none may be stored or logged."""
+    found = []
+    for user in (world.tipster, world.other_tipster, world.moderator, world.admin, world.outsider):
+        found += [str(user.id), user.first_name]
+        found += [x for x in (user.record.last_name, user.username) if x]
+    return found
+
+
+@asynccontextmanager
+async def running_bot(
+    world: World,
+    *,
+    analyser: Analyser | None = None,
+    loopback_links: dict[str, list[str]] | None = None,
+) -> AsyncIterator[Any]:
+    """The bot's life cycle as ``run_polling`` drives it, hooks included, with long polling
+    against the fake. The moderator is given the role an admin would give with /mod add."""
+    app = build_application(world.settings, analyser=analyser or ThreadAnalyser())
+    async with app:  # initialize ... shutdown
+        assert app.post_init is not None and app.updater is not None
+        await app.post_init(app)
+        services = world.services(app)
+        services.album_wait = 0.3
+        if loopback_links is not None:
+            services.fetch_link = functools.partial(
+                fetch_image,
+                resolver=StaticResolver(loopback_links),
+                address_policy=lambda address: address.is_loopback,
+            )
+        await services.storage.set_role(
+            services.identities.pseudonym(world.moderator.id), Role.MODERATOR, None
+        )
+        await app.updater.start_polling(timeout=1, poll_interval=0.0)
+        await app.start()
+        try:
+            yield app
+        finally:
+            await app.updater.stop()
+            await app.stop()
+    assert app.post_shutdown is not None
+    await app.post_shutdown(app)

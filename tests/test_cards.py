@@ -1,0 +1,119 @@
+"""Cards are valid Telegram HTML whatever users typed, and fit Telegram's limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from checks.findings import Severity
+from checks.matching import MatchKind
+from checks.verdicts import Verdict
+from handlers.callbacks import claim_data, parse_review_action, verdict_data
+from handlers.cards import (
+    CAPTION_LIMIT,
+    MESSAGE_LIMIT,
+    FindingView,
+    KnownMatchView,
+    PictureView,
+    Provenance,
+    review_caption,
+    review_card,
+    tipster_card,
+    verdict_notice,
+)
+from tests.fakebotapi import parse_html
+
+EVIL = '<script>alert("x")</script> & <b>bold</b> <a href="javascript:x">'
+
+
+def match(kind: MatchKind = MatchKind.NEAR, verdict: Verdict = Verdict.MISATTRIBUTED):
+    return KnownMatchView(
+        item_id=7,
+        verdict=verdict,
+        title=EVIL,
+        kind=kind,
+        signal="pdq",
+        distance=12,
+        fact_check_url='https://example.org/fc?a=1&b="2"',
+        original_date="2011-03-11",
+        original_place=EVIL,
+    )
+
+
+def test_user_text_is_escaped_everywhere() -> None:
+    gps = FindingView("GPS_PRESENT", Severity.WARNING, "The file reveals where: " + EVIL)
+    picture = PictureView(1, findings=(gps,), matches=(match(),), summary=EVIL)
+    provenance = Provenance("channel", title=EVIL, username="chan", date="2026-11-20")
+    with_user_text = (
+        tipster_card("K7QM-2XTD", [picture]),
+        review_card("K7QM-2XTD", [picture], provenance=provenance, note=EVIL, claimed_by=EVIL),
+        verdict_notice("K7QM-2XTD", Verdict.EDITED, "https://x.org/?a=1&b=2", EVIL),
+    )
+    for html in with_user_text:
+        text, _ = parse_html(html)  # raises on anything Telegram would refuse
+        assert "<script>" in text  # shown to the reader as text, not parsed as a tag
+    parse_html(review_caption("K7QM-2XTD", [picture]))
+
+
+def test_headlines() -> None:
+    def card(*matches: KnownMatchView) -> str:
+        return tipster_card("K7QM-2XTD", [PictureView(1, matches=matches)])
+
+    assert "Known and debunked" in card(match())
+    assert "Known and verified" in card(match(verdict=Verdict.AUTHENTIC))
+    assert "Similar to a picture we know" in card(match(MatchKind.MIRRORED))
+    assert "New" in card()
+
+
+def test_gps_warning_comes_first() -> None:
+    findings = (
+        FindingView("EDITED_WITH_SOFTWARE", Severity.NOTICE, "Edited with Photoshop."),
+        FindingView("GPS_PRESENT", Severity.WARNING, "The file reveals where it was taken."),
+    )
+    card = tipster_card("K7QM-2XTD", [PictureView(1, findings=findings)])
+    assert card.index("reveals where") < card.index("Photoshop")
+
+
+def test_long_albums_fit_and_keep_the_ticket() -> None:
+    findings = tuple(
+        FindingView("X", Severity.INFO, f"finding {i} " + "word " * 40) for i in range(30)
+    )
+    pictures = [PictureView(i, findings=findings, matches=(match(),)) for i in range(1, 11)]
+    card = tipster_card("K7QM-2XTD", pictures)
+    text, _ = parse_html(card)
+    assert len(text) <= MESSAGE_LIMIT and "K7QM-2XTD" in text and "more lines" in text
+    review = review_card("K7QM-2XTD", pictures)
+    assert len(parse_html(review)[0]) <= MESSAGE_LIMIT
+    assert len(parse_html(review_caption("K7QM-2XTD", pictures))[0]) <= CAPTION_LIMIT
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "",
+        "rv:",
+        "rv:a",
+        "rv:a:",
+        "rv:z:5",
+        "rv:a:-1",
+        "rv:a:0",
+        "cl:x",
+        "cl:",
+        "xx:1",
+        "rv:a:1:2",
+        "cl:" + "9" * 70,
+    ],
+)
+def test_forged_callback_data_is_refused(data: str) -> None:
+    assert parse_review_action(data) is None
+
+
+def test_callback_data_round_trips_and_fits() -> None:
+    for verdict in Verdict:
+        data = verdict_data(123456789, verdict)
+        assert len(data.encode()) <= 64
+        action = parse_review_action(data)
+        assert (
+            action is not None and action.verdict is verdict and action.submission_id == 123456789
+        )
+    claim = parse_review_action(claim_data(5))
+    assert claim is not None and claim.verdict is None
