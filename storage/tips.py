@@ -256,9 +256,9 @@ class TipStorage(ABC):
 
     @abstractmethod
     async def unfinished_submissions(self) -> list[Submission]:
-        """Submissions whose tipster has not had a verdict card yet (oldest first), whatever
-        their items' state: one whose pictures are all analysed but whose card was never sent
-        is unfinished too."""
+        """Submissions with work left, oldest first: the tipster has had no verdict card yet
+        (whatever their items' state: all analysed but the card never sent is unfinished too),
+        or a tip waiting for review has not reached the moderators' chat."""
 
     @abstractmethod
     async def save_item_result(

@@ -27,7 +27,10 @@ SQLITE_TIPS = TipStatements(
     submission_by_ticket=_SUBMISSION + "WHERE s.ticket = ?1",
     submissions_of=_SUBMISSION
     + "WHERE s.tipster = ?1 ORDER BY s.created_at DESC, s.id DESC LIMIT ?2",
-    unfinished=_SUBMISSION + "WHERE s.first_reply_at IS NULL ORDER BY s.created_at, s.id",
+    unfinished=_SUBMISSION
+    + """WHERE s.first_reply_at IS NULL
+OR (s.review_posted_at IS NULL AND s.status IN ('new', 'in_review'))
+ORDER BY s.created_at, s.id""",
     review_queue=_SUBMISSION  # noqa: S608 - constants joined, no input in the text
     + """WHERE s.status IN (?1, ?2)
 AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.submission_id = s.id AND r.reverted_at IS NULL)

@@ -375,9 +375,15 @@ class TestProcessing:
         assert replied.replied_at.utcoffset() == timedelta(0)
         assert await storage.mark_replied(done.id) is False
         assert (await storage.get_submission(done.id)).replied_at == replied.replied_at  # type: ignore[union-attr]
-        assert [s.id for s in await storage.unfinished_submissions()] == [first.id, third.id]
+        # Answered, but its review card has not reached the moderators: still work left.
+        assert [s.id for s in await storage.unfinished_submissions()] == [
+            first.id,
+            done.id,
+            third.id,
+        ]
 
         assert await storage.mark_review_posted(done.id) is True
+        assert [s.id for s in await storage.unfinished_submissions()] == [first.id, third.id]
         assert await storage.mark_review_posted(done.id) is False
         posted = await storage.get_submission(done.id)
         assert posted is not None and posted.review_posted_at is not None

@@ -398,6 +398,7 @@ class FakeBotAPI:
         first_group_id: int = -1_002_000_000_001,
         strict_html: bool = True,
         reencode_photos: bool = False,
+        photo_thumbnails: bool = True,
         privacy_mode: bool = True,
         clock: Callable[[], float] = time.time,
         host: str = "127.0.0.1",
@@ -411,6 +412,7 @@ class FakeBotAPI:
             self.state,
             strict_html=strict_html,
             reencode_photos=reencode_photos,
+            photo_thumbnails=photo_thumbnails,
             on_webhook_change=lambda: self.server.webhook_changed(),
         )
         self.server = FakeServer(self.state, self.methods, host=host)

@@ -256,11 +256,13 @@ class Methods:
         *,
         strict_html: bool = True,
         reencode_photos: bool = False,
+        photo_thumbnails: bool = True,
         on_webhook_change: Callable[[], None] | None = None,
     ) -> None:
         self.state = state
         self.strict_html = strict_html
         self.reencode_photos = reencode_photos
+        self.photo_thumbnails = photo_thumbnails
         self.on_webhook_change = on_webhook_change
         self.closing = False
         self._poll_generation = 0
@@ -639,7 +641,7 @@ class Methods:
             raise bad("PHOTO_INVALID_DIMENSIONS")
         stored = [
             self.state.store_file(thumb, "photo", extension=".jpg", width=w, height=h)
-            for thumb, w, h in photo_thumbnails(data)
+            for thumb, w, h in (photo_thumbnails(data) if self.photo_thumbnails else [])
         ]
         stored.append(
             self.state.store_file(data, "photo", extension=".jpg", width=width, height=height)
