@@ -40,7 +40,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-_out = Console(soft_wrap=True)
+_out = Console()
 _err = Console(stderr=True)
 
 DbOption = Annotated[

@@ -153,3 +153,27 @@ async def test_forget_means_no_notification(world: World) -> None:
         await world.api.wait_for_callback_answer(press)
         await world.api.wait_for_message(world.mods, "edited")
     assert not any("reviewed" in text_of(m) for m in world.api.messages_to(world.tipster))
+
+
+async def test_every_review_button(world: World) -> None:
+    buttons = {
+        "Misattributed": "misattributed",
+        "Edited": "edited",
+        "Synthetic": "synthetic",
+        "Inconclusive": "inconclusive",
+    }
+    async with running_bot(world) as app:
+        storage = world.services(app).storage
+        _, review = await new_tip(world, picture(30))
+        claim = world.moderator.press(review, "Claim")
+        assert "claimed" in (await world.api.wait_for_callback_answer(claim)).get("text", "")
+        await world.api.wait_until(
+            lambda: "mod·" in text_of(world.api.message(world.mods, review["message_id"]) or {}),
+            what="the review card showing its claimer",
+        )
+        for seed, (label, verdict) in enumerate(buttons.items(), start=31):
+            ticket, review = await new_tip(world, picture(seed))
+            await world.api.wait_for_callback_answer(world.moderator.press(review, label))
+            submission = await storage.get_submission_by_ticket(ticket)
+            assert submission is not None and submission.verdict is not None
+            assert submission.verdict.value == verdict
