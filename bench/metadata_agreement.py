@@ -23,7 +23,6 @@ import argparse
 import io
 import json
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -31,12 +30,11 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from checks.findings import derive_findings
+from checks.metadata import extract_metadata
+from checks.signals import Pdq
 
-from checks.findings import derive_findings  # noqa: E402 - after the path is set
-from checks.metadata import extract_metadata  # noqa: E402
-from checks.signals import Pdq  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 FIELDS = (
     "make",
