@@ -63,6 +63,7 @@ def build_application(
             moderator_chat_id=settings.moderator_chat_id,
             admin_pseudonyms=frozenset(identities.pseudonym(i) for i in settings.admin_ids),
             retention_days=settings.retention_days,
+            instance=settings.instance_name,
         )
         app.bot_data[SERVICES_KEY] = services
         await _set_commands(app, settings)

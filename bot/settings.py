@@ -7,11 +7,12 @@ pydantic traceback: :func:`load_bot_settings` translates validation errors into 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from checks.errors import ConfigError
@@ -54,12 +55,26 @@ class BotSettings(StorageSettings):
         default=os.cpu_count() or 1, ge=0, le=64, validation_alias="TIPLINE_WORKERS"
     )
     pace_messages: bool = Field(default=True, validation_alias="TIPLINE_PACE_MESSAGES")
+    instance_name: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=64,
+        validation_alias="TIPLINE_INSTANCE_NAME",
+    )
     webhook_url: str | None = Field(default=None, validation_alias="TIPLINE_WEBHOOK_URL")
     webhook_secret: SecretStr | None = Field(
         default=None, validation_alias="TIPLINE_WEBHOOK_SECRET"
     )
     webhook_listen: str = Field(default="127.0.0.1", validation_alias="TIPLINE_WEBHOOK_LISTEN")
     webhook_port: int = Field(default=8443, ge=1, le=65535, validation_alias="TIPLINE_WEBHOOK_PORT")
+
+    @field_validator("instance_name", "webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        """``NAME=`` in a copied .env.example means "not set", not "set to nothing"."""
+        if isinstance(value, str) and not value.strip():
+            return socket.gethostname() if info.field_name == "instance_name" else None
+        return value
 
     @field_validator("telegram_bot_token")
     @classmethod

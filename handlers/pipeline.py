@@ -35,6 +35,9 @@ __all__ = ["TELEGRAM_DOWNLOAD_LIMIT", "picture_views", "process_submission", "re
 
 log = logging.getLogger(__name__)
 
+#: Longer than any one tip's processing takes (downloads time out well before): a lease left by
+#: an instance that died expires after this, and another instance resumes the tip.
+LEASE_SECONDS = 300.0
 #: The Bot API refuses getFile above 20 MB.
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 
@@ -215,14 +218,24 @@ async def _post_comparisons(
 
 
 async def process_submission(bot: Bot, services: Services, submission_id: int) -> None:
-    """Bring one submission as far as it can go; safe to call again at any point."""
-    submission = await services.storage.get_submission(submission_id)
-    if submission is None:
+    """Bring one submission as far as it can go; safe to call again at any point.
+
+    A lease in the database keeps instances that share it from processing the same tip at once
+    (each would send the tipster a card)."""
+    storage = services.storage
+    if not await storage.take_lease(submission_id, services.instance, LEASE_SECONDS):
+        log.info("submission %d is being processed by another instance", submission_id)
         return
     try:
-        await _advance(bot, services, submission)
-    except Exception as exc:
-        raise TipProcessingFailed(submission.ticket) from exc
+        submission = await storage.get_submission(submission_id)
+        if submission is None:
+            return
+        try:
+            await _advance(bot, services, submission)
+        except Exception as exc:
+            raise TipProcessingFailed(submission.ticket) from exc
+    finally:
+        await storage.release_lease(submission_id, services.instance)
 
 
 async def _advance(bot: Bot, services: Services, submission: Submission) -> None:

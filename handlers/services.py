@@ -43,6 +43,8 @@ class Services:
     moderator_chat_id: int
     admin_pseudonyms: frozenset[str]
     retention_days: int
+    #: This instance's name for processing leases; stable across its restarts.
+    instance: str = "tipline"
     #: Fetches a linked picture; tests swap in one that may reach their loopback server.
     fetch_link: Callable[[str], Awaitable[FetchedImage]] | None = None
     #: Seconds to wait for the rest of an album before processing it.

@@ -26,7 +26,7 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
@@ -125,6 +125,10 @@ class TipStatements:
     #: (id, status, now) -> ``id``
     set_status: str
     #: (id, now) -> ``first_reply_at``, set to now only if it was NULL
+    #: (id, worker, now, until) -> id when the lease was free, expired or already theirs
+    take_lease: str
+    #: (id, worker) -> id when that worker held it
+    release_lease: str
     mark_replied: str
     #: (id, now) -> ``review_posted_at``, set to now only if it was NULL
     mark_review_posted: str
@@ -445,6 +449,22 @@ class TipRepository(TipStorage):
         _, now = self._now()
         value = _word(SubmissionStatus, status).value
         await self._change("set a tip's status", self._tips.set_status, submission_id, value, now)
+
+    async def take_lease(self, submission_id: int, worker: str, seconds: float) -> bool:
+        moment, now = self._now()
+        until = self._encode_time(moment + timedelta(seconds=seconds))
+        rows = await self._run(
+            "lease a tip",
+            self._tips.take_lease,
+            submission_id,
+            _text(worker, "worker"),
+            now,
+            until,
+        )
+        return bool(rows)
+
+    async def release_lease(self, submission_id: int, worker: str) -> None:
+        await self._run("release a tip", self._tips.release_lease, submission_id, worker)
 
     async def mark_replied(self, submission_id: int) -> bool:
         moment, now = self._now()

@@ -277,6 +277,15 @@ class TipStorage(ABC):
     async def set_status(self, submission_id: int, status: SubmissionStatus) -> None: ...
 
     @abstractmethod
+    async def take_lease(self, submission_id: int, worker: str, seconds: float) -> bool:
+        """Reserve a submission's processing for ``worker`` (an instance name) for ``seconds``;
+        False while another worker's lease runs. A worker may renew its own lease at once,
+        so an instance restarted under the same name resumes its tips without waiting."""
+
+    @abstractmethod
+    async def release_lease(self, submission_id: int, worker: str) -> None: ...
+
+    @abstractmethod
     async def mark_replied(self, submission_id: int) -> bool:
         """Record the first verdict card; False if one was already recorded."""
 

@@ -101,6 +101,14 @@ UPDATE submissions SET claimed_by = COALESCE(claimed_by, $2),
 WHERE id = $1 RETURNING claimed_by
 """,
     set_note="UPDATE submissions SET note = $2, updated_at = $3 WHERE id = $1 RETURNING id",
+    take_lease="""
+UPDATE submissions SET worker = $2, worker_until = $4
+WHERE id = $1 AND (worker IS NULL OR worker = $2 OR worker_until < $3) RETURNING id
+""",
+    release_lease="""
+UPDATE submissions SET worker = NULL, worker_until = NULL WHERE id = $1 AND worker = $2
+RETURNING id
+""",
     drop_sealed_chat="""
 UPDATE submissions SET sealed_chat = NULL, updated_at = $2 WHERE id = $1 RETURNING id
 """,

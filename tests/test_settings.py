@@ -33,6 +33,14 @@ def test_good_settings(env: pytest.MonkeyPatch) -> None:
     assert settings.bot_base_url is None
 
 
+def test_empty_lines_copied_from_env_example_mean_unset(env: pytest.MonkeyPatch) -> None:
+    for name in ("TIPLINE_INSTANCE_NAME", "TIPLINE_WEBHOOK_SECRET", "TELEGRAM_API_BASE_URL"):
+        env.setenv(name, "")
+    settings = load_bot_settings()
+    assert settings.instance_name and settings.webhook_secret is None
+    assert settings.telegram_api_base_url is None
+
+
 def test_base_url_gives_bot_and_file_urls(env: pytest.MonkeyPatch) -> None:
     env.setenv("TELEGRAM_API_BASE_URL", "http://127.0.0.1:8081/")
     settings = load_bot_settings()

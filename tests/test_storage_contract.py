@@ -71,9 +71,10 @@ def draft(fp: Fingerprint | None = None, **fields: Any) -> KnownItemDraft:
 
 
 def future_migrations(dialect: str) -> tuple[Migration, ...]:
-    """What a newer release ships: ours plus a version 2."""
-    extra = Migration(2, "future_feature", "CREATE TABLE future_feature (id INTEGER)")
-    return (*load_migrations(dialect), extra)
+    """What a newer release ships: ours plus one more."""
+    ours = load_migrations(dialect)
+    extra = Migration(len(ours) + 1, "future_feature", "CREATE TABLE future_feature (id INTEGER)")
+    return (*ours, extra)
 
 
 # -- backends ---------------------------------------------------------------------------------
@@ -181,14 +182,17 @@ class TestStorageContract:
         newer = future_migrations(backend.name)
         async with opened(backend, migrations=newer) as storage:
             await storage.upsert_known_item(draft())
-        # Running version 2 again would fail ("table future_feature already exists").
+        # Running the extra version again would fail ("table future_feature already exists").
         async with opened(backend, migrations=newer) as storage:
             assert await storage.count_known_items() == 1
 
     async def test_a_schema_newer_than_the_code_is_refused(self, backend: Backend) -> None:
         async with opened(backend, migrations=future_migrations(backend.name)):
             pass
-        with pytest.raises(MigrationError, match=r"version 2.*only knows up to version 1"):
+        ours = len(load_migrations(backend.name))
+        with pytest.raises(
+            MigrationError, match=rf"version {ours + 1}.*only knows up to version {ours}"
+        ):
             await backend.open()
 
     async def test_unreachable_database_is_unavailable_quickly(self, backend: Backend) -> None:

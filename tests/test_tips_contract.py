@@ -392,6 +392,18 @@ class TestProcessing:
         with pytest.raises(NotFound):
             await storage.mark_review_posted(10**9)
 
+    async def test_a_processing_lease_keeps_other_instances_out(self, storage: Storage) -> None:
+        s = (await storage.record_tip(tip())).submission
+        assert await storage.take_lease(s.id, "host-a", 60) is True
+        assert await storage.take_lease(s.id, "host-b", 60) is False
+        assert await storage.take_lease(s.id, "host-a", 60) is True  # a restart renews its own
+        await storage.release_lease(s.id, "host-b")  # not theirs: changes nothing
+        assert await storage.take_lease(s.id, "host-b", 60) is False
+        await storage.release_lease(s.id, "host-a")
+        assert await storage.take_lease(s.id, "host-b", 0.05) is True
+        await asyncio.sleep(0.1)  # host-b died: its lease runs out
+        assert await storage.take_lease(s.id, "host-a", 60) is True
+
     async def test_marks_are_set_once_under_a_race(
         self, backend: Backend, storage: Storage
     ) -> None:
