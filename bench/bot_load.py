@@ -131,6 +131,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 "elapsed_s": round(elapsed, 1),
                 "longest_event_loop_stall_ms": float(stall.group(1)) if stall else None,
                 "first_errors": errors[:5],
+                "first_api_error_answers": [
+                    f"{call.method}: {call.response}" for call in api.errors[:5]
+                ],
             }
 
 
