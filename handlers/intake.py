@@ -114,6 +114,7 @@ async def _accept(update: Update, context: TiplineContext, sources: list[ItemSou
         items=tuple(sources),
         provenance=_provenance(message),
         media_group=message.media_group_id,
+        bot_id=context.bot.id,
     )
     for attempt in range(_TICKET_ATTEMPTS):
         try:

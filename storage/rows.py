@@ -270,13 +270,19 @@ def submission_item_from_row(row: Row) -> SubmissionItem:
             file_size=row["file_size"],
             mime_type=row["mime_type"],
         ),
-        update_id=row["update_id"],
+        update_id=_update_id(row),
         status=ItemStatus(row["status"]),
         fingerprint=fingerprint_from_row(row),
         media_path=row["media_path"],
         report=decode_json(row["report"]),
         error=decode_json(row["error"]),
     )
+
+
+def _update_id(row: Row) -> int | None:
+    """The Telegram update id, from the per-bot key (``<bot>:<update>``) or an older row."""
+    key = row["update_key"]
+    return int(key.rsplit(":", 1)[1]) if key else row["update_id"]
 
 
 def _maybe_utc(value: datetime | str | None) -> datetime | None:

@@ -105,18 +105,18 @@ class TipStatements:
     # -- recording a tip ----------------------------------------------------------------------
     #: (key): serialise recorders of one album or update; None if transactions already are.
     lock_tip: str | None
-    #: (update_id) -> ``id`` of the submission that update already made or joined
+    #: (update key) -> ``id`` of the submission that update already made or joined
     submission_of_update: str
     #: (media_group, tipster) -> ``id`` of that tipster's submission for that album
     album: str
     #: (ticket) -> a row if the ticket is taken
     ticket_taken: str
-    #: (ticket, update_id, status, tipster, sealed_chat, notify, provenance json, media_group,
+    #: (ticket, update key, status, tipster, sealed_chat, notify, provenance json, media_group,
     #: now) -> ``id``
     insert_submission: str
     #: (submission_id) -> ``last``, the highest position so far (0 for none)
     last_position: str
-    #: (submission_id, position, update_id, origin, ref, file_size, mime_type, status)
+    #: (submission_id, position, update key, origin, ref, file_size, mime_type, status)
     insert_item: str
 
     # -- changing a submission ----------------------------------------------------------------
@@ -201,13 +201,20 @@ class TipStatements:
     media_of_known_item: str
 
 
+def update_key(draft: SubmissionDraft) -> str | None:
+    """``<bot id>:<update id>``: Telegram numbers updates per bot, and bots may share a
+    database. (Rows recorded before bots were told apart carry bot id 0.)"""
+    if draft.update_id is None:
+        return None
+    return f"{draft.bot_id or 0}:{draft.update_id}"
+
+
 def _tip_lock_key(draft: SubmissionDraft) -> str | None:
     """What concurrent recorders of this draft must queue on: its album, else its update."""
     if draft.media_group is not None:
         return f"album:{draft.media_group}"
-    if draft.update_id is not None:
-        return f"update:{draft.update_id}"
-    return None
+    key = update_key(draft)
+    return None if key is None else f"update:{key}"
 
 
 def _known_item_title(ticket: str, position: int, several: bool) -> str:
@@ -351,8 +358,9 @@ class TipRepository(TipStorage):
                 key = _tip_lock_key(draft)
                 if sql.lock_tip is not None and key is not None:
                     await db.fetch(sql.lock_tip, key)
-                if draft.update_id is not None:
-                    seen = await db.fetch(sql.submission_of_update, draft.update_id)
+                update = update_key(draft)
+                if update is not None:
+                    seen = await db.fetch(sql.submission_of_update, update)
                     if seen:
                         submission = await self._submission(db, seen[0]["id"])
                         assert submission is not None
@@ -369,7 +377,7 @@ class TipRepository(TipStorage):
                     inserted = await db.fetch(
                         sql.insert_submission,
                         ticket,
-                        draft.update_id,
+                        update,
                         SubmissionStatus.RECEIVED.value,
                         draft.tipster,
                         draft.sealed_chat,
@@ -386,7 +394,7 @@ class TipRepository(TipStorage):
                         sql.insert_item,
                         submission_id,
                         last + offset,
-                        draft.update_id if offset == 1 else None,  # the column is unique
+                        update if offset == 1 else None,  # the column is unique
                         origin,
                         source.ref,
                         source.file_size,

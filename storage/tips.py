@@ -105,6 +105,9 @@ class SubmissionDraft:
     provenance: dict[str, Any] | None = None
     media_group: str | None = None
     notify: bool = True
+    #: The bot the update came to: update ids are numbered per bot, and bots (newsrooms) may
+    #: share one database.
+    bot_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

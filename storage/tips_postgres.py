@@ -44,8 +44,8 @@ SELECT count(*) AS n FROM submissions s WHERE s.status IN ($1, $2)
 AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.submission_id = s.id AND r.reverted_at IS NULL)
 """,
     items_of="""
-SELECT id, submission_id, position, update_id, origin, ref, file_size, mime_type, status,
-    sha256, pdq, pdq_quality, phash, media_path, report, error
+SELECT id, submission_id, position, update_id, update_key, origin, ref, file_size, mime_type,
+    status, sha256, pdq, pdq_quality, phash, media_path, report, error
 FROM submission_items WHERE submission_id = ANY($1::bigint[])
 ORDER BY submission_id, position
 """,
@@ -56,9 +56,9 @@ SELECT 1 FROM pg_advisory_xact_lock(
     hashtext('tipline.tip'), hashtext(current_schema() || ':' || $1))
 """,
     submission_of_update="""
-SELECT id FROM submissions WHERE update_id = $1
+SELECT id FROM submissions WHERE update_key = $1
 UNION ALL
-SELECT submission_id FROM submission_items WHERE update_id = $1
+SELECT submission_id FROM submission_items WHERE update_key = $1
 LIMIT 1
 """,
     album="""
@@ -67,7 +67,7 @@ ORDER BY id LIMIT 1
 """,
     ticket_taken="SELECT 1 FROM submissions WHERE ticket = $1",
     insert_submission="""
-INSERT INTO submissions (ticket, update_id, status, tipster, sealed_chat, notify, provenance,
+INSERT INTO submissions (ticket, update_key, status, tipster, sealed_chat, notify, provenance,
     media_group, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $9)
 RETURNING id
@@ -76,7 +76,7 @@ RETURNING id
 SELECT COALESCE(MAX(position), 0) AS last FROM submission_items WHERE submission_id = $1
 """,
     insert_item="""
-INSERT INTO submission_items (submission_id, position, update_id, origin, ref, file_size,
+INSERT INTO submission_items (submission_id, position, update_key, origin, ref, file_size,
     mime_type, status)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 """,

@@ -236,6 +236,17 @@ class TestRecordingTips:
         assert await storage.get_submission(s.id) == s
         assert await storage.get_submission(s.id + 1000) is None
 
+    async def test_two_bots_sharing_a_database_never_collide(self, storage: Storage) -> None:
+        """Each bot numbers its updates from its own counter: the same number from two bots
+        is two tips, while a repeat from the same bot is still recognised."""
+        a = await storage.record_tip(tip(update_id=424242, bot_id=111))
+        b = await storage.record_tip(tip(update_id=424242, bot_id=222))
+        assert a.created and b.created and a.submission.id != b.submission.id
+        again = await storage.record_tip(tip(update_id=424242, bot_id=222))
+        assert (again.created, again.added_items) == (False, 0)
+        assert again.submission.id == b.submission.id
+        assert b.submission.items[0].update_id == 424242
+
     async def test_a_repeated_update_changes_nothing(self, storage: Storage) -> None:
         draft = tip()
         first = await storage.record_tip(draft)
