@@ -89,13 +89,18 @@ def schedule_processing(
 
 
 async def resume(bot: Bot, services: Services, submission_id: int) -> None:
-    """Wait for the submission's deadline (an album's last part), then process it."""
+    """Wait for the submission's deadline (an album's last part), then process it; again if
+    another part arrived while it was being processed (that part moved the deadline)."""
     loop = asyncio.get_running_loop()
     try:
-        # A debounce, not a wait for a condition: each album part moves the deadline later.
-        while (wait := services.deadlines.get(submission_id, 0.0) - loop.time()) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(wait)
-        await process_submission(bot, services, submission_id)
+        while True:
+            # A debounce, not a wait for a condition: each album part moves the deadline later.
+            while (wait := services.deadlines.get(submission_id, 0.0) - loop.time()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(wait)
+            started = loop.time()
+            await process_submission(bot, services, submission_id)
+            if services.deadlines.get(submission_id, 0.0) < started:
+                break
     finally:
         services.pending.pop(submission_id, None)
         services.deadlines.pop(submission_id, None)

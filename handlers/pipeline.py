@@ -238,40 +238,49 @@ async def process_submission(bot: Bot, services: Services, submission_id: int) -
         await storage.release_lease(submission_id, services.instance)
 
 
+async def _send_tipster_card(
+    bot: Bot, services: Services, submission: Submission, views: list[PictureView]
+) -> None:
+    sealed = submission.sealed_chat
+    chat_id = services.identities.open_chat_id(sealed) if sealed else None
+    if chat_id is None:
+        return
+    try:
+        await bot.send_message(
+            chat_id, tipster_card(submission.ticket, views), disable_web_page_preview=True
+        )
+    except Forbidden:
+        log.info("tip %s: the tipster has blocked the bot", submission.ticket)
+
+
 async def _advance(bot: Bot, services: Services, submission: Submission) -> None:
     storage = services.storage
     submission_id = submission.id
-    for item in submission.items:
-        if item.status is ItemStatus.PENDING:
-            await _process_item(bot, services, item, submission.ticket)
+    pending = [item for item in submission.items if item.status is ItemStatus.PENDING]
+    # Parts of an album that arrive after its card was sent: the card is sent again, whole.
+    late = bool(pending) and submission.replied_at is not None
+    for item in pending:
+        await _process_item(bot, services, item, submission.ticket)
     submission = await storage.get_submission(submission_id)
     assert submission is not None
     views = await picture_views(services, submission)
-    if submission.status is SubmissionStatus.RECEIVED:
-        await storage.set_status(submission.id, _outcome(views))
+    outcome = _outcome(views)
+    if submission.status is SubmissionStatus.RECEIVED or (
+        late
+        and submission.status is SubmissionStatus.MATCHED
+        and outcome is not SubmissionStatus.MATCHED
+    ):
+        await storage.set_status(submission.id, outcome)
         submission = await storage.get_submission(submission_id)
         assert submission is not None
 
-    if submission.replied_at is None:
-        chat_id = (
-            services.identities.open_chat_id(submission.sealed_chat)
-            if submission.sealed_chat
-            else None
-        )
-        if chat_id is not None:
-            try:
-                await bot.send_message(
-                    chat_id, tipster_card(submission.ticket, views), disable_web_page_preview=True
-                )
-            except Forbidden:
-                log.info("tip %s: the tipster has blocked the bot", submission.ticket)
+    if submission.replied_at is None or late:
+        await _send_tipster_card(bot, services, submission, views)
         await storage.mark_replied(submission.id)
         log.info("tip %s answered (%s)", submission.ticket, submission.status.value)
-        if services.on_card is not None:
-            await services.on_card(submission.id, submission.ticket)
 
     needs_review = submission.status in (SubmissionStatus.NEW, SubmissionStatus.IN_REVIEW)
-    if needs_review and submission.review_posted_at is None:
+    if needs_review and (submission.review_posted_at is None or late):
         try:
             await post_review_card(bot, services, submission, views)
         except BadRequest as exc:

@@ -53,8 +53,6 @@ class Services:
     pending: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     #: Event-loop time before which a submission's processing should not start.
     deadlines: dict[int, float] = field(default_factory=dict)
-    #: Hook for tests and benchmarks: called with (submission id, ticket) after each card.
-    on_card: Callable[[int, str], Awaitable[None]] | None = None
 
     async def fetch(self, url: str) -> FetchedImage:
         if self.fetch_link is not None:

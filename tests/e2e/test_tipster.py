@@ -83,6 +83,19 @@ async def test_an_album_is_one_ticket(world: World) -> None:
     assert len(acks) == 1
 
 
+async def test_a_late_album_part_brings_the_card_again(world: World) -> None:
+    async with running_bot(world):
+        sent = world.tipster.send_album([picture(50), picture(51)])
+        await world.api.wait_for_message(world.tipster, "Received")
+        first = text_of(await world.api.wait_for_message(world.tipster, "Ticket", timeout=15))
+        assert "Picture 2 of 2" in first
+        group = sent[0].message["media_group_id"]  # type: ignore[index]
+        world.tipster.send_photo(picture(52), _media_group_id=group)
+        second = text_of(await world.api.wait_for_message(world.tipster, "Ticket", timeout=15))
+    assert "Picture 3 of 3" in second
+    assert TICKET.search(first).group(0) == TICKET.search(second).group(0)  # type: ignore[union-attr]
+
+
 async def test_a_forward_from_a_channel_is_shown_to_moderators(world: World) -> None:
     channel = world.api.add_channel("Pyongyang Daily <Truth>", username="pyongyang_daily")
     async with running_bot(world):
