@@ -67,3 +67,10 @@ def postgres_url() -> Iterator[str]:
     if problem:
         missing(f"PostgreSQL not reachable at {POSTGRES_URL} ({problem})")
     yield POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend_server(request: pytest.FixtureRequest) -> str | None:
+    """For the storage contract suites: None for SQLite; for PostgreSQL the server, resolved
+    here, outside the event loop."""
+    return request.getfixturevalue("postgres_url") if request.param == "postgres" else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-import asyncpg
 import pytest
 
 from checks.errors import (
@@ -40,6 +38,11 @@ from storage import (
     open_storage,
 )
 from storage.migrate import Migration, load_migrations
+from tests.storage_backends import (
+    fresh_schema,
+    postgres_execute,
+    sqlite_execute,
+)
 
 RNG = random.Random(20240601)
 
@@ -80,20 +83,6 @@ def future_migrations(dialect: str) -> tuple[Migration, ...]:
 # -- backends ---------------------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def fresh_schema(url: str) -> AsyncIterator[str]:
-    """A new empty schema on the server; yields a URL whose search_path points at it."""
-    schema = f"tipline_test_{secrets.token_hex(6)}"
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-        separator = "&" if "?" in url else "?"
-        yield f"{url}{separator}search_path={schema}"
-    finally:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await conn.close()
-
-
 @dataclasses.dataclass
 class Backend:
     name: str
@@ -104,26 +93,6 @@ class Backend:
     unreachable: Callable[[], Awaitable[Storage]]
     unreachable_hint: str  # what the error message must name
     execute: Callable[[str], Awaitable[None]]  # raw SQL as another writer would run it
-
-
-async def _sqlite_execute(path: Path, sql: str) -> None:
-    async with aiosqlite.connect(path) as conn:
-        await conn.execute(sql)
-        await conn.commit()
-
-
-async def _postgres_execute(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend_server(request: pytest.FixtureRequest) -> str | None:
-    """None for SQLite; for PostgreSQL the server, resolved here, outside the event loop."""
-    return request.getfixturevalue("postgres_url") if request.param == "postgres" else None
 
 
 @pytest.fixture
@@ -138,7 +107,7 @@ async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[B
             open_follower=lambda: SqliteStorage.open(path),
             unreachable=lambda: SqliteStorage.open(tmp_path / "no" / "such" / "dir.db"),
             unreachable_hint="does not exist",
-            execute=lambda sql: _sqlite_execute(path, sql),
+            execute=lambda sql: sqlite_execute(path, sql),
         )
         return
     async with fresh_schema(server) as url:
@@ -151,7 +120,7 @@ async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[B
                 "postgresql://postgres@127.0.0.1:1/test", connect_timeout=5
             ),
             unreachable_hint="127.0.0.1:1",
-            execute=lambda sql: _postgres_execute(url, sql),
+            execute=lambda sql: postgres_execute(url, sql),
         )
 
 

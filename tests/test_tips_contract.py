@@ -20,8 +20,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-import asyncpg
 import pytest
 
 from checks.errors import Conflict, InvalidInput, NotFound, StorageError
@@ -38,6 +36,11 @@ from storage.tips import (
     Submission,
     SubmissionDraft,
     normalise_ticket,
+)
+from tests.storage_backends import (
+    fresh_schema,
+    postgres_execute,
+    sqlite_execute,
 )
 
 RNG = random.Random(20240715)
@@ -124,20 +127,6 @@ def utc(text: str) -> datetime:
 # -- backends ---------------------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def fresh_schema(url: str) -> AsyncIterator[str]:
-    """A new empty schema on the server; yields a URL whose search_path points at it."""
-    schema = f"tipline_tips_{secrets.token_hex(6)}"
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-        separator = "&" if "?" in url else "?"
-        yield f"{url}{separator}search_path={schema}"
-    finally:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await conn.close()
-
-
 @dataclasses.dataclass
 class Backend:
     name: str
@@ -148,26 +137,6 @@ class Backend:
     execute: Callable[[str], Awaitable[None]]
 
 
-async def _sqlite_execute(path: Path, sql: str) -> None:
-    async with aiosqlite.connect(path) as conn:
-        await conn.execute(sql)
-        await conn.commit()
-
-
-async def _postgres_execute(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend_server(request: pytest.FixtureRequest) -> str | None:
-    """None for SQLite; for PostgreSQL the server, resolved here, outside the event loop."""
-    return request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-
-
 @pytest.fixture
 async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[Backend]:
     if backend_server is None:
@@ -176,7 +145,7 @@ async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[B
             name="sqlite",
             open=lambda: SqliteStorage.open(path),
             open_second=lambda: SqliteStorage.open(path),
-            execute=lambda sql: _sqlite_execute(path, sql),
+            execute=lambda sql: sqlite_execute(path, sql),
         )
         return
     async with fresh_schema(backend_server) as url:
@@ -184,7 +153,7 @@ async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[B
             name="postgres",
             open=lambda: PostgresStorage.open(url),
             open_second=lambda: PostgresStorage.open(url, listen=False),
-            execute=lambda sql: _postgres_execute(url, sql),
+            execute=lambda sql: postgres_execute(url, sql),
         )
 
 

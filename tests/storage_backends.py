@@ -1,0 +1,40 @@
+"""What both storage contract suites share: a throwaway PostgreSQL schema per test, raw SQL as
+another writer would run it. (The parametrised ``backend_server`` fixture is in conftest.)"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+import asyncpg
+
+
+@asynccontextmanager
+async def fresh_schema(url: str) -> AsyncIterator[str]:
+    """A new empty schema on the server; yields a URL whose search_path points at it."""
+    schema = f"tipline_test_{secrets.token_hex(6)}"
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        separator = "&" if "?" in url else "?"
+        yield f"{url}{separator}search_path={schema}"
+    finally:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()
+
+
+async def sqlite_execute(path: Path, sql: str) -> None:
+    async with aiosqlite.connect(path) as conn:
+        await conn.execute(sql)
+        await conn.commit()
+
+
+async def postgres_execute(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
