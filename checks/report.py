@@ -26,7 +26,7 @@ from checks.errors import CheckError, TiplineError
 from checks.findings import Finding, derive_findings
 from checks.metadata import Metadata, extract_metadata
 from checks.metadata.thumbnail import decode_thumbnail
-from checks.signals import Fingerprint, Pdq, Phash, Sha256
+from checks.signals import Fingerprint, Sha256, compute_fingerprint
 
 __all__ = ["Report", "analyse"]
 
@@ -98,15 +98,7 @@ def analyse(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> Report:
         finally:
             metadata, sha256, thumbnail = side_work.result()
         pixels = upright(reduced, metadata.orientation, fmt)
-        pdq = Pdq.compute(pixels)
-        phash = Phash.compute(pixels)
-        fingerprint = Fingerprint(
-            sha256=sha256,
-            pdq=pdq.hash,
-            pdq_quality=pdq.quality,
-            phash=phash,
-            pdq_mirrored=pdq.mirrored,
-        )
+        fingerprint = compute_fingerprint(data, pixels, sha256=sha256)
         findings = derive_findings(
             metadata,
             pixels,
