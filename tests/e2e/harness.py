@@ -26,6 +26,11 @@ SECRET = "e2e-secret-key-that-is-long-enough-for-tipline"
 TICKET = re.compile(r"[2-9A-HJ-NP-TV-Z]{4}-[2-9A-HJ-NP-TV-Z]{4}")
 
 
+def text_of(message: dict[str, Any]) -> str:
+    """What a user sees of a message: its text, or a picture's caption."""
+    return message.get("text") or message.get("caption") or ""
+
+
 def picture(seed: int, size: tuple[int, int] = (800, 600), fmt: str = "JPEG") -> bytes:
     """A distinct, detailed picture per seed (so PDQ quality is high and seeds differ)."""
     image = Image.new("RGB", size, ((seed * 67) % 256, (seed * 131) % 256, 90))

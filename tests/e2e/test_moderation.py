@@ -6,11 +6,7 @@ import io
 
 from PIL import Image
 
-from tests.e2e.harness import TICKET, World, picture, running_bot
-
-
-def text_of(message: dict) -> str:
-    return message.get("text") or message.get("caption") or ""
+from tests.e2e.harness import TICKET, World, picture, running_bot, text_of
 
 
 def smaller_copy(data: bytes) -> bytes:

@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.e2e.harness import TICKET, World, identities, picture
+from tests.e2e.harness import TICKET, World, identities, picture, text_of
 
 
 def env_for(world: World) -> dict[str, str]:
@@ -53,10 +53,6 @@ async def stop(proc: asyncio.subprocess.Process, sig: int) -> None:
     if proc.returncode is None:
         os.killpg(proc.pid, sig)
         await asyncio.wait_for(proc.wait(), timeout=30)
-
-
-def text_of(message: dict) -> str:
-    return message.get("text") or message.get("caption") or ""
 
 
 async def test_kill_mid_tip_then_restart_gives_exactly_one_card(world: World) -> None:

@@ -9,11 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import TICKET, World, picture, running_bot
-
-
-def text_of(message: dict) -> str:
-    return message.get("text") or message.get("caption") or ""
+from tests.e2e.harness import TICKET, World, picture, running_bot, text_of
 
 
 async def send_and_get_card(world: World, data: bytes, **kwargs: object) -> tuple[str, str]:

@@ -8,17 +8,13 @@ import httpx
 
 from bot.app import build_application, webhook_options
 from bot.workers import ThreadAnalyser
-from tests.e2e.harness import World, picture
+from tests.e2e.harness import World, picture, text_of
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def text_of(message: dict) -> str:
-    return message.get("text") or message.get("caption") or ""
 
 
 async def test_webhook_with_secret_token(world: World) -> None:
