@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import io
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import TypeVar
 
 from PIL import Image
 
@@ -13,7 +15,10 @@ from checks.compare_image import side_by_side
 from checks.report import Report, analyse
 from checks.strip import stripped_copy
 
-__all__ = ["ProcessAnalyser", "ThreadAnalyser", "make_analyser"]
+__all__ = ["ExecutorAnalyser", "make_analyser", "process_analyser", "thread_analyser"]
+
+
+T = TypeVar("T")
 
 
 def _side_by_side(submitted: bytes, known: bytes, caption: str) -> bytes:
@@ -30,47 +35,51 @@ def _warm_up() -> None:
     analyse(buffer.getvalue())
 
 
-class ProcessAnalyser:
-    """The production :class:`handlers.services.Analyser`."""
+class ExecutorAnalyser:
+    """The :class:`handlers.services.Analyser`: the checks run on an executor, off the loop."""
 
-    def __init__(self, workers: int) -> None:
-        # forkserver: a worker never inherits the bot's threads or locks (a fork of a process
-        # with threads can deadlock on a lock some other thread held).
-        self._pool = ProcessPoolExecutor(
+    def __init__(self, executor: Executor | None) -> None:
+        #: None means asyncio's default thread pool.
+        self._executor = executor
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def analyse(self, data: bytes) -> Report:
+        return await self._run(analyse, data)
+
+    async def strip(self, data: bytes) -> bytes:
+        return await self._run(stripped_copy, data)
+
+    async def side_by_side(self, submitted: bytes, known: bytes, caption: str) -> bytes:
+        return await self._run(_side_by_side, submitted, known, caption)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def process_analyser(workers: int) -> ExecutorAnalyser:
+    """The production analyser: a pool of worker processes.
+
+    forkserver: a worker never inherits the bot's threads or locks (a fork of a process with
+    threads can deadlock on a lock some other thread held).
+    """
+    return ExecutorAnalyser(
+        ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("forkserver"),
             initializer=_warm_up,
         )
-
-    async def analyse(self, data: bytes) -> Report:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, analyse, data)
-
-    async def strip(self, data: bytes) -> bytes:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, stripped_copy, data)
-
-    async def side_by_side(self, submitted: bytes, known: bytes, caption: str) -> bytes:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._pool, _side_by_side, submitted, known, caption
-        )
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    )
 
 
-class ThreadAnalyser:
+def thread_analyser() -> ExecutorAnalyser:
     """Analysis on threads of the bot's own process: no worker start-up, for tests and for a
     deployment too small to want a pool (TIPLINE_WORKERS=0). The GIL limits it to about one
     core."""
-
-    async def analyse(self, data: bytes) -> Report:
-        return await asyncio.to_thread(analyse, data)
-
-    async def strip(self, data: bytes) -> bytes:
-        return await asyncio.to_thread(stripped_copy, data)
-
-    async def side_by_side(self, submitted: bytes, known: bytes, caption: str) -> bytes:
-        return await asyncio.to_thread(_side_by_side, submitted, known, caption)
+    return ExecutorAnalyser(None)
 
 
-def make_analyser(workers: int) -> ProcessAnalyser | ThreadAnalyser:
-    return ProcessAnalyser(workers) if workers > 0 else ThreadAnalyser()
+def make_analyser(workers: int) -> ExecutorAnalyser:
+    return process_analyser(workers) if workers > 0 else thread_analyser()

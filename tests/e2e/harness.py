@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from bot.app import build_application
 from bot.settings import BotSettings
-from bot.workers import ThreadAnalyser
+from bot.workers import thread_analyser
 from handlers.context import SERVICES_KEY
 from handlers.linkfetch import StaticResolver, fetch_image
 from handlers.services import Analyser, Services
@@ -106,7 +106,7 @@ async def running_bot(
 ) -> AsyncIterator[Any]:
     """The bot's life cycle as ``run_polling`` drives it, hooks included, with long polling
     against the fake. The moderator is given the role an admin would give with /mod add."""
-    app = build_application(world.settings, analyser=analyser or ThreadAnalyser())
+    app = build_application(world.settings, analyser=analyser or thread_analyser())
     async with app:  # initialize ... shutdown
         assert app.post_init is not None and app.updater is not None
         await app.post_init(app)

@@ -7,7 +7,7 @@ import socket
 import httpx
 
 from bot.app import build_application, webhook_options
-from bot.workers import ThreadAnalyser
+from bot.workers import thread_analyser
 from tests.e2e.harness import World, picture, text_of
 
 
@@ -26,7 +26,7 @@ async def test_webhook_with_secret_token(world: World) -> None:
             "webhook_port": port,
         }
     )
-    app = build_application(settings, analyser=ThreadAnalyser())
+    app = build_application(settings, analyser=thread_analyser())
     async with app:
         assert app.post_init is not None and app.post_shutdown is not None
         await app.post_init(app)
