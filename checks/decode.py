@@ -2,7 +2,8 @@
 
 Only the header is read before the limits are checked, so a decompression bomb costs a few
 kilobytes of parsing, never its pixels. JPEGs are decoded at the smallest DCT scale that still
-gives the hashes enough pixels (``draft``), which is most of what makes a check cheap.
+gives the hashes enough pixels (``draft``), and as luminance only, which is all the hashes and
+the thumbnail comparison look at: that is most of what makes a check cheap.
 """
 
 from __future__ import annotations
@@ -96,16 +97,22 @@ def open_image(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> Image.Imag
     return image
 
 
-def _flatten(image: Image.Image) -> Image.Image:
-    """RGB for the hashes; transparent areas become white, as a viewer would show them."""
-    if image.mode == "RGB":
+def _luminance(image: Image.Image) -> Image.Image:
+    """Greyscale for the hashes; transparent areas become white, as a viewer would show them.
+
+    PDQ and pHash both reduce a picture to its luminance (ITU-R 601 weights, as JPEG's Y and
+    Pillow's "L"), so nothing they see is lost here.
+    """
+    if image.mode == "L":
         return image
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image.convert("RGB")
+        return background.convert("L")
+    if image.mode in ("RGB", "CMYK", "YCbCr", "P", "1"):
+        return image.convert("L")
+    return image.convert("RGB").convert("L")  # 16-bit and float modes: as a viewer maps them
 
 
 #: EXIF orientation -> the transpose that makes the picture upright (as ImageOps.exif_transpose).
@@ -123,25 +130,27 @@ _WHOLE_FILE = 1 << 30
 
 
 def decode_reduced(image: Image.Image) -> Image.Image:
-    """Decode the first frame at the hash scale, as stored (not yet turned upright)."""
+    """Decode the first frame's luminance at the hash scale, as stored (not yet upright)."""
     try:
         if image.format in _DRAFTABLE:
             width, height = image.size
             short = min(width, height)
             wanted = max(short // 8, min(short, HASH_SIZE))
-            image.draft("RGB", (width * wanted // short, height * wanted // short))
+            # "L" lets libjpeg skip colour conversion, chroma upsampling and the chroma IDCT
+            # (a colour JPEG only; CMYK ones stay CMYK and are converted below).
+            image.draft("L", (width * wanted // short, height * wanted // short))
         # One read and one decoder call for the whole file (Pillow's default is 64 KiB
         # chunks): the decoder releases the GIL for all of it, so other threads run meanwhile.
         image.decodermaxblock = _WHOLE_FILE
         image.load()
-        rgb = _flatten(image)
-        if max(rgb.size) > _HASH_MAX_SIDE:
-            scale = _HASH_MAX_SIDE / max(rgb.size)
-            size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
-            rgb = rgb.resize(size, Image.Resampling.LANCZOS)
+        grey = _luminance(image)
+        if max(grey.size) > _HASH_MAX_SIDE:
+            scale = _HASH_MAX_SIDE / max(grey.size)
+            size = (max(1, round(grey.width * scale)), max(1, round(grey.height * scale)))
+            grey = grey.resize(size, Image.Resampling.LANCZOS)
     except (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, EOFError) as exc:
         raise CorruptImage(f"the picture does not decode ({exc})") from exc
-    return rgb
+    return grey
 
 
 def upright(pixels: Image.Image, orientation: int | None, fmt: str | None) -> Image.Image:
@@ -152,7 +161,7 @@ def upright(pixels: Image.Image, orientation: int | None, fmt: str | None) -> Im
 
 
 def decode_for_hashing(image: Image.Image) -> Image.Image:
-    """Decode the first frame, small and upright: the picture the hashes and findings see.
+    """Decode the first frame, small, grey and upright: the picture the hashes and findings see.
 
     The picture is reduced first and turned upright after, on a few thousand pixels: cheaper
     than ``ImageOps.exif_transpose`` on the decoded frame, which also rewrites the EXIF block.

@@ -76,9 +76,9 @@ def _helper_thread_of(pid: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="tipline-metadata")
 
 
-def _side_work(opened: Image.Image, data: bytes) -> tuple[Metadata, str, Image.Image | None]:
+def _side_work(data: bytes, limits: DecodeLimits) -> tuple[Metadata, str, Image.Image | None]:
     """Everything that needs no main-picture pixels: metadata, SHA-256, thumbnail pixels."""
-    metadata = extract_metadata(opened, data)
+    metadata = extract_metadata(open_image(data, limits), data)
     sha256 = Sha256.compute(data)
     thumbnail = decode_thumbnail(metadata.thumbnail) if metadata.thumbnail else None
     return metadata, sha256, thumbnail
@@ -87,14 +87,14 @@ def _side_work(opened: Image.Image, data: bytes) -> tuple[Metadata, str, Image.I
 def analyse(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> Report:
     """Analyse one file's bytes. Raises ``InvalidInput`` subclasses for unusable files."""
     try:
-        opened = open_image(data, limits)  # header only: limits are checked before any decode
-        fmt, mime = opened.format or "", mime_type(opened)
-        width, height = opened.size
-        # The helper reads the header's Image object; the pixels decode from a second one
-        # here, since PIL images are not safe to share between threads.
-        side_work = _helper_thread().submit(_side_work, opened, data)
+        # Each thread parses the header into its own Image (they are not safe to share), and
+        # each checks the limits on it before anything is decoded.
+        side_work = _helper_thread().submit(_side_work, data, limits)
         try:
-            reduced = decode_reduced(open_image(data, limits))
+            opened = open_image(data, limits)
+            fmt, mime = opened.format or "", mime_type(opened)
+            width, height = opened.size
+            reduced = decode_reduced(opened)
         finally:
             metadata, sha256, thumbnail = side_work.result()
         pixels = upright(reduced, metadata.orientation, fmt)

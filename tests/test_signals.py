@@ -106,3 +106,12 @@ def test_sha256_is_of_the_bytes() -> None:
     assert Sha256.compute(b"") == (
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     )
+
+
+def test_a_picture_hashes_alike_from_its_colours_or_its_luminance() -> None:
+    # Checks decode only luminance; items hashed from colour pixels must still be found.
+    colour = _picture()
+    from_colour, from_grey = Pdq.compute(colour), Pdq.compute(colour.convert("L"))
+    assert hamming_hex(from_colour.hash, from_grey.hash) <= 2
+    assert hamming_hex(from_colour.mirrored, from_grey.mirrored) <= 2
+    assert Phash.compute(colour) == Phash.compute(colour.convert("L"))

@@ -48,9 +48,13 @@ class Pdq(HashKind):
 
     @classmethod
     def compute(cls, image: Image.Image) -> PdqResult:
-        """Hash an RGB picture and its mirror in one pass (the mirror costs ~10% more)."""
-        rgb = image if image.mode == "RGB" else image.convert("RGB")
-        vectors, quality = pdqhash.compute_dihedral(np.asarray(rgb))
+        """Hash a picture and its mirror in one pass (the mirror costs ~10% more)."""
+        if image.mode == "L":
+            # pdqhash wants three channels and takes their luminance: grey ones give it back.
+            pixels = np.repeat(np.asarray(image)[:, :, np.newaxis], 3, axis=2)
+        else:
+            pixels = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+        vectors, quality = pdqhash.compute_dihedral(pixels)
         return PdqResult(
             hash=_bits_to_hex(vectors[_ORIGINAL]),
             mirrored=_bits_to_hex(vectors[_MIRRORED]),
