@@ -292,11 +292,23 @@ async def on_undo(update: Update, context: TiplineContext) -> None:
         me,
         "review.undo",
         submission.ticket,
-        {"verdict": undone.verdict.value, "known_items": list(undone.known_item_ids)},
+        {
+            "verdict": undone.verdict.value,
+            "known_items": list(undone.known_item_ids),
+            "kept": list(undone.kept_item_ids),
+        },
     )
-    await _reply(
-        update, f"Verdict {undone.verdict.value} on tip {submission.ticket} undone; back in review."
-    )
+    text = f"Verdict {undone.verdict.value} on tip {submission.ticket} undone; back in review."
+    if undone.kept_item_ids:
+        ids = ", ".join(f"#{i}" for i in undone.kept_item_ids)
+        text += (
+            f" Known item {ids} was changed after this verdict (by an import or an edit), so it"
+            " keeps its current verdict."
+            if len(undone.kept_item_ids) == 1
+            else f" Known items {ids} were changed after this verdict (by an import or an"
+            " edit), so they keep their current verdicts."
+        )
+    await _reply(update, text)
 
 
 async def on_stats(update: Update, context: TiplineContext) -> None:

@@ -312,7 +312,9 @@ def submission_from_row(row: Row, items: Sequence[SubmissionItem]) -> Submission
     )
 
 
-def review_from_row(row: Row, known_item_ids: Sequence[int]) -> Review:
+def review_from_row(
+    row: Row, known_item_ids: Sequence[int], *, kept_item_ids: Sequence[int] = ()
+) -> Review:
     """A ``reviews`` row and the known items it created or changed (by id)."""
     return Review(
         id=row["id"],
@@ -324,6 +326,7 @@ def review_from_row(row: Row, known_item_ids: Sequence[int]) -> Review:
         created_at=as_utc(row["created_at"]),
         reverted_at=_maybe_utc(row["reverted_at"]),
         known_item_ids=tuple(sorted(known_item_ids)),
+        kept_item_ids=tuple(sorted(kept_item_ids)),
     )
 
 

@@ -151,9 +151,11 @@ class TipStatements:
     #: (natural_key) -> ``id`` and :data:`storage.rows.KNOWN_ITEM_STATE`, retired or not,
     #: locked until the transaction ends
     known_item_state: str
-    #: (review_id, known_item_id, created, previous json)
+    #: (id) -> ``id`` and :data:`storage.rows.KNOWN_ITEM_STATE`
+    known_item_state_by_id: str
+    #: (review_id, known_item_id, created, previous json, left_state json)
     insert_review_link: str
-    #: (review_id) -> ``known_item_id, created, previous`` with those items locked
+    #: (review_id) -> ``known_item_id, created, previous, left_state`` with those items locked
     review_links: str
     #: (known_item_id, review_id) -> ``review_id`` of the next later review in force with it
     later_link: str
@@ -243,12 +245,26 @@ def _text(value: str, what: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class _Untaught:
+    """What undoing a review did to one known item."""
+
+    #: The index change it needs: the item's hashes now, or None to remove it from the index.
+    reindex: Fingerprint | None = None
+    #: Whether the index must change at all.
+    changed: bool = False
+    #: An import or an edit changed the item after the review, so it was left as it is.
+    kept: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class _Taught:
     """What a review did to one known item, and what undoing it needs."""
 
     upsert: UpsertResult
     #: The item's state before the review (JSON text); None if the review created it.
     previous: str | None
+    #: The item's state as the review left it (JSON text).
+    left_state: str
 
     @property
     def item(self) -> KnownItem:
@@ -554,6 +570,7 @@ class TipRepository(TipStorage):
                             result.item.id,
                             result.created,
                             result.previous,
+                            result.left_state,
                         )
                     await db.fetch(
                         sql.set_status, submission_id, SubmissionStatus.REVIEWED.value, now
@@ -611,8 +628,10 @@ class TipRepository(TipStorage):
                 source=before["source"],
             )
         upsert = await self._upsert_in(db, draft, now)
+        left = await db.fetch(self._tips.known_item_state_by_id, upsert.item.id)
+        left_state = encode_json(known_item_state(left[0]))
         if upsert.created:
-            return _Taught(upsert, previous=None)
+            return _Taught(upsert, previous=None, left_state=left_state)
         if before is None:
             # Another transaction created the item between our read and our upsert, so what
             # it was before is unknown: undoing this review could not restore it.
@@ -620,7 +639,9 @@ class TipRepository(TipStorage):
                 f"tip {ticket}: another verdict recorded the same picture at the same moment; "
                 "try again"
             )
-        return _Taught(upsert, previous=encode_json(known_item_state(before)))
+        return _Taught(
+            upsert, previous=encode_json(known_item_state(before)), left_state=left_state
+        )
 
     async def reviews_of(self, submission_id: int) -> list[Review]:
         sql = self._tips
@@ -640,6 +661,7 @@ class TipRepository(TipStorage):
         sql = self._tips
         _, now = self._now()
         index_changes: list[tuple[int, Fingerprint | None]] = []
+        kept: list[int] = []
         async with self._index_lock:
             with self._boundary("undo a verdict"):
                 async with self._transaction() as db:
@@ -650,9 +672,11 @@ class TipRepository(TipStorage):
                     review_id = in_force[0]["id"]
                     links = await db.fetch(sql.review_links, review_id)
                     for link in links:
-                        change = await self._unteach(db, review_id, link, now)
-                        if change is not None:
-                            index_changes.append(change)
+                        untaught = await self._unteach(db, review_id, link, now)
+                        if untaught.kept:
+                            kept.append(link["known_item_id"])
+                        if untaught.changed:
+                            index_changes.append((link["known_item_id"], untaught.reindex))
                     reverted = (await db.fetch(sql.revert_review, review_id, now))[0]
                     await db.fetch(
                         sql.set_status, submission_id, SubmissionStatus.IN_REVIEW.value, now
@@ -662,17 +686,18 @@ class TipRepository(TipStorage):
                     self._index.remove(item_id)
                 else:
                     self._index.add(item_id, fingerprint)
-        return review_from_row(reverted, [link["known_item_id"] for link in links])
+        return review_from_row(
+            reverted, [link["known_item_id"] for link in links], kept_item_ids=kept
+        )
 
-    async def _unteach(
-        self, db: Executor, review_id: int, link: Row, now: object
-    ) -> tuple[int, Fingerprint | None] | None:
-        """Put one known item back as it was before the review; the index change it needs
-        (None: remove), or None if the item stays as it is.
+    async def _unteach(self, db: Executor, review_id: int, link: Row, now: object) -> _Untaught:
+        """Put one known item back as it was before the review.
 
         If a later review still in force changed the item since, that verdict stands: this
         review is spliced out of the item's history instead, by handing its "before" to the
-        later review, so undoing that one goes back to what was there before both.
+        later review, so undoing that one goes back to what was there before both. If an
+        import or an edit changed it since, that is newer knowledge than the review's, so the
+        item stays as it is.
         """
         sql = self._tips
         item_id = link["known_item_id"]
@@ -682,15 +707,22 @@ class TipRepository(TipStorage):
             await db.fetch(
                 sql.splice_link, later[0]["review_id"], item_id, bool(link["created"]), previous
             )
-            return None
+            return _Untaught()
+        if link["left_state"] is not None:
+            current = await db.fetch(sql.known_item_state_by_id, item_id)
+            # Both sides through the same JSON round trip, so types and spellings agree.
+            now_state = decode_json(encode_json(known_item_state(current[0])))
+            if now_state != decode_json(link["left_state"]):
+                return _Untaught(kept=True)
         if link["created"]:
             await db.fetch(sql.retire_known_item, item_id, now)
-            return item_id, None
+            return _Untaught(changed=True)
         state = decode_json(link["previous"])
         await db.fetch(
             sql.restore_known_item, *restore_parameters(item_id, state, self._encode_time)
         )
-        return item_id, None if state["retired_at"] is not None else state_fingerprint(state)
+        alive = state["retired_at"] is None
+        return _Untaught(reindex=state_fingerprint(state) if alive else None, changed=True)
 
     # -- roles and the audit log --------------------------------------------------------------
 

@@ -185,6 +185,9 @@ class Review:
     reverted_at: datetime | None
     #: Known items this review created or changed.
     known_item_ids: tuple[int, ...]
+    #: Of those, the items an undo left as they were, because an import or an edit changed
+    #: them after this review (filled in by ``undo_last_review`` only).
+    kept_item_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +336,8 @@ class TipStorage(ABC):
 
         A known item that a later review (still in force, of another tip of the same picture)
         has changed since keeps that later verdict; undoing the later one then goes back to
-        what was there before both.
+        what was there before both. A known item that an import or an edit changed since is
+        newer knowledge: it is left as it is, and listed in the result's ``kept_item_ids``.
         """
 
     @abstractmethod

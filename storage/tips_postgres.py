@@ -133,12 +133,17 @@ SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url
     original_date, original_place, source, updated_at, updated_by, retired_at
 FROM known_items WHERE natural_key = $1 FOR UPDATE
 """,
+    known_item_state_by_id="""
+SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
+    original_date, original_place, source, updated_at, updated_by, retired_at
+FROM known_items WHERE id = $1
+""",
     insert_review_link="""
-INSERT INTO review_known_items (review_id, known_item_id, created, previous)
-VALUES ($1, $2, $3, $4::jsonb)
+INSERT INTO review_known_items (review_id, known_item_id, created, previous, left_state)
+VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)
 """,
     review_links="""
-SELECT rk.known_item_id, rk.created, rk.previous
+SELECT rk.known_item_id, rk.created, rk.previous, rk.left_state
 FROM review_known_items rk JOIN known_items k ON k.id = rk.known_item_id
 WHERE rk.review_id = $1 ORDER BY rk.known_item_id FOR UPDATE OF k
 """,

@@ -125,13 +125,18 @@ SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url
     original_date, original_place, source, updated_at, updated_by, retired_at
 FROM known_items WHERE natural_key = ?1
 """,
+    known_item_state_by_id="""
+SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
+    original_date, original_place, source, updated_at, updated_by, retired_at
+FROM known_items WHERE id = ?1
+""",
     insert_review_link="""
-INSERT INTO review_known_items (review_id, known_item_id, created, previous)
-VALUES (?1, ?2, ?3, ?4)
+INSERT INTO review_known_items (review_id, known_item_id, created, previous, left_state)
+VALUES (?1, ?2, ?3, ?4, ?5)
 """,
     review_links="""
-SELECT known_item_id, created, previous FROM review_known_items WHERE review_id = ?1
-ORDER BY known_item_id
+SELECT known_item_id, created, previous, left_state FROM review_known_items
+WHERE review_id = ?1 ORDER BY known_item_id
 """,
     later_link="""
 SELECT rk.review_id FROM review_known_items rk JOIN reviews r ON r.id = rk.review_id

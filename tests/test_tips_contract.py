@@ -583,6 +583,43 @@ class TestModeration:
         assert await storage.lookup(fp) == []
         assert await storage.count_known_items() == 0
 
+    async def test_undo_keeps_what_an_import_changed_after_the_verdict(
+        self, storage: Storage
+    ) -> None:
+        fp, untouched_fp = fingerprint(), fingerprint()
+        s = await new_analysed_tip(storage, fp, untouched_fp)
+        given = await storage.record_review(s.id, review(Verdict.EDITED))
+        ((match,), untouched) = await storage.lookup(fp), await storage.lookup(untouched_fp)
+        item_id = match.item_id
+        assert set(given.known_item_ids) == {item_id, untouched[0].item_id}
+        # A partner's fact-check arrives by import after the moderator's verdict.
+        await asyncio.sleep(0.002)
+        await storage.upsert_known_item(
+            KnownItemDraft(fp, Verdict.STAGED, note="partner fact-check", recorded_by="import")
+        )
+        undone = await storage.undo_last_review(s.id)
+        assert undone is not None and undone.kept_item_ids == (item_id,)
+        kept = await storage.get_known_item(item_id)
+        assert kept is not None and kept.verdict is Verdict.STAGED
+        assert kept.draft.note == "partner fact-check"
+        (match,) = await storage.lookup(fp)
+        assert (match.item_id, match.verdict) == (item_id, Verdict.STAGED)
+        # The other picture of the tip, unchanged since, is undone as usual.
+        assert await storage.lookup(untouched_fp) == []
+
+    async def test_undo_restores_when_an_import_changed_nothing(self, storage: Storage) -> None:
+        fp = fingerprint()
+        s = await new_analysed_tip(storage, fp)
+        given = await storage.record_review(s.id, review(Verdict.EDITED))
+        (item_id,) = given.known_item_ids
+        item = await storage.get_known_item(item_id)
+        assert item is not None
+        # Re-importing an export of the database repeats what the verdict wrote.
+        await storage.upsert_known_item(item.draft)
+        undone = await storage.undo_last_review(s.id)
+        assert undone is not None and undone.kept_item_ids == ()
+        assert await storage.lookup(fp) == []
+
     async def test_an_album_verdict_is_one_known_item_per_distinct_picture(
         self, storage: Storage
     ) -> None:

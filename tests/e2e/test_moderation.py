@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 from PIL import Image
 
+from checks.verdicts import Verdict
 from tests.e2e.harness import TICKET, World, picture, running_bot, text_of
 
 
@@ -114,6 +116,29 @@ async def test_moderator_commands(world: World) -> None:
         actions = [entry.action for entry in await storage.audit_log()]
     for action in ("review.claim", "review.note", "review.verdict", "review.undo"):
         assert action in actions
+
+
+async def test_undo_tells_the_moderator_what_an_import_changed_since(world: World) -> None:
+    original = picture(23)
+    async with running_bot(world) as app:
+        ticket, _ = await new_tip(world, original)
+        world.moderator.send_command("verdict", ticket, "edited", chat=world.mods)
+        await world.api.wait_for_message(world.mods, "edited")
+        storage = world.services(app).storage
+        submission = await storage.get_submission_by_ticket(ticket)
+        assert submission is not None and submission.items[0].fingerprint is not None
+        (match,) = await storage.lookup(submission.items[0].fingerprint)
+        known = await storage.get_known_item(match.item_id)
+        assert known is not None
+        # A partner's database, imported after the verdict, says more about the picture.
+        await storage.upsert_known_item(
+            dataclasses.replace(known.draft, verdict=Verdict.STAGED, recorded_by="import")
+        )
+        world.moderator.send_command("undo", ticket, chat=world.mods)
+        reply = text_of(await world.api.wait_for_message(world.mods, "undone"))
+        assert f"#{match.item_id}" in reply and "keeps its current verdict" in reply
+        kept = await storage.get_known_item(match.item_id)
+    assert kept is not None and kept.verdict is Verdict.STAGED
 
 
 async def test_only_admins_manage_moderators(world: World) -> None:
