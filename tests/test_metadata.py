@@ -403,3 +403,10 @@ def test_oracle_dict_omits_absent_keys_and_carries_c2pa() -> None:
     assert "make" not in out and "gps_latitude" not in out
     assert out["c2pa"] == {"state": "none", "failure_codes": []}
     assert out["jpeg_quality_estimate"] == 75
+
+
+def test_loose_offsets_in_a_nikon_makernote_are_not_reported_as_damage(images: Path) -> None:
+    # Coolpix P6000 MakerNotes point at data outside the block; the file itself is sound.
+    metadata = _extract(images / "exif-samples" / "gps" / "DSCN0010.jpg")
+    assert metadata.problems == ()
+    assert metadata.exif.gps is not None

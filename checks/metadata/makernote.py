@@ -9,6 +9,7 @@ and Nikon type 3 (its own embedded TIFF header).
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 from PIL import Image
@@ -63,7 +64,12 @@ def _nikon_serial(makernote: bytes) -> str | None:
     if not makernote.startswith(_NIKON_PREFIX):
         return None
     exif = Image.Exif()
-    exif.load(makernote[_NIKON_TIFF_START:])
+    with warnings.catch_warnings():
+        # Pillow reads every tag of the block and warns about those whose data lies outside
+        # it (Coolpix previews, for one). Only the serial is wanted here, and a vendor block's
+        # loose offsets say nothing about the file's own metadata being damaged.
+        warnings.simplefilter("ignore")
+        exif.load(makernote[_NIKON_TIFF_START:])
     return as_text(exif.get(_NIKON_SERIAL)) or None
 
 
