@@ -18,18 +18,24 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.settings import StorageSettings
 from bot.terminal import error_card, verdict_card
-from checks.errors import InvalidInput, StorageError, TiplineError, UnreadableFile
+from checks.errors import StorageError, TiplineError, UnreadableFile
 from checks.matching import overall_verdict
 from checks.report import Report, analyse
 from checks.signals import Fingerprint
 from storage import open_storage
 from storage.base import Storage
-from storage.exchange import EXPORT_FORMATS, ExportWriter, ManifestRow, draft_from_row
-from storage.exchange import read_manifest as read_manifest_rows
+from storage.exchange import (
+    EXPORT_FORMATS,
+    ExportWriter,
+    ImportSummary,
+    count_manifest_rows,
+    import_manifest,
+)
 
 __all__ = ["app", "main"]
 
@@ -144,12 +150,9 @@ def import_(
     db: DbOption = None,
 ) -> None:
     """Import known items from a manifest; running it again changes nothing."""
-    base_dir = manifest.resolve().parent
 
-    async def run() -> tuple[dict[str, int], list[str]]:
-        counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
-        problems: list[str] = []
-        rows = list(read_manifest_rows(manifest))
+    async def run() -> ImportSummary:
+        total = count_manifest_rows(manifest)
         columns = (
             TextColumn("importing"),
             BarColumn(),
@@ -158,41 +161,25 @@ def import_(
         )
         async with await _open(db) as storage:
             with Progress(*columns, console=_err, transient=True) as progress:
-                task = progress.add_task("import", total=len(rows))
-                for row in rows:
-                    progress.advance(task)
-                    if isinstance(row, InvalidInput):
-                        counts["failed"] += 1
-                        problems.append(f"{manifest.name}: {row.message}")
-                        continue
-                    outcome = await _import_row(storage, row, base_dir)
-                    if outcome.startswith("line "):
-                        counts["failed"] += 1
-                        problems.append(f"{manifest.name}: {outcome}")
-                    else:
-                        counts[outcome] += 1
-        return counts, problems
+                task = progress.add_task("import", total=total)
+                return await import_manifest(
+                    storage,
+                    manifest,
+                    _fingerprint_bytes,
+                    progress=lambda rows: progress.advance(task, rows),
+                )
 
     try:
-        counts, problems = asyncio.run(run())
+        outcome = asyncio.run(run())
     except TiplineError as exc:
         raise _fail(exc) from exc
-    for problem in problems:
-        _err.print(f"[red]{problem}[/]", highlight=False)
-    summary = ", ".join(f"{n} {what}" for what, n in counts.items())
-    _err.print(f"{manifest.name}: {summary}", highlight=False)
-    if counts["failed"]:
+    for problem in outcome.problems:
+        # Escaped: a problem quotes the manifest's text, which may look like markup.
+        _err.print(f"[red]{escape(f'{manifest.name}: {problem}')}[/]", highlight=False)
+    summary = ", ".join(f"{n} {what}" for what, n in outcome.counts().items())
+    _err.print(escape(f"{manifest.name}: {summary}"), highlight=False)
+    if outcome.failed:
         raise typer.Exit(EXIT_BAD_INPUT)
-
-
-async def _import_row(storage: Storage, row: ManifestRow, base_dir: Path) -> str:
-    """Import one row; returns created / updated / unchanged, or the error for its line."""
-    try:
-        draft = draft_from_row(row.values, base_dir, _fingerprint_bytes)
-    except InvalidInput as exc:
-        return f"line {row.line}: {exc.message}"
-    result = await storage.upsert_known_item(draft)
-    return "created" if result.created else "updated" if result.updated else "unchanged"
 
 
 @app.command()

@@ -7,7 +7,7 @@ every driver exception is translated into :mod:`checks.errors` where it enters.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -89,6 +89,14 @@ class Storage(TipStorage):
     @abstractmethod
     async def upsert_known_item(self, draft: KnownItemDraft) -> UpsertResult:
         """Insert, or update the item with the same natural key; the index follows at once."""
+
+    @abstractmethod
+    async def upsert_known_items(self, drafts: Sequence[KnownItemDraft]) -> list[UpsertResult]:
+        """Upsert many in one transaction, as one by one in order would; the index follows.
+
+        All or nothing: if it raises, none of them is saved. Bulk imports call it in batches
+        (thousands of drafts) to save a round trip and a commit per item.
+        """
 
     @abstractmethod
     async def get_known_item(self, item_id: int) -> KnownItem | None: ...

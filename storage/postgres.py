@@ -52,11 +52,12 @@ _CURRENT_SCHEMA = "SELECT current_schema()"
 # same values when nothing changed, and its updated_at and updated_by move only if the content
 # did (or it was retired: an upsert revives it). The schema's default and trigger keep
 # ``revision``.
-_UPSERT = """
+_INSERT = """
 INSERT INTO known_items AS k (
     natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
     original_date, original_place, source, created_by, updated_by, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $14)
+"""
+_ON_CONFLICT = """
 ON CONFLICT (natural_key) DO UPDATE SET
     sha256 = EXCLUDED.sha256,
     pdq = EXCLUDED.pdq,
@@ -82,9 +83,29 @@ ON CONFLICT (natural_key) DO UPDATE SET
                       EXCLUDED.original_date, EXCLUDED.original_place, EXCLUDED.source,
                       NULL::timestamptz)
                   AS changed) AS c)
-RETURNING id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
-    original_date, original_place, source, created_at, updated_at, created_by, updated_by
+RETURNING id, natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note,
+    fact_check_url, original_date, original_place, source, created_at, updated_at, created_by,
+    updated_by
 """
+_UPSERT = (
+    _INSERT
+    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $14)"
+    + _ON_CONFLICT
+)
+# The same for many rows: one array per parameter, unnested side by side and inserted in
+# order, so a batch is one statement and one round trip.
+_UPSERT_MANY = (
+    _INSERT
+    + """SELECT natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note,
+    fact_check_url, original_date, original_place, source, recorded_by, recorded_by, now, now
+FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[],
+            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+            $13::text[], $14::timestamptz[])
+    WITH ORDINALITY AS d (natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note,
+        fact_check_url, original_date, original_place, source, recorded_by, now, position)
+ORDER BY position"""
+    + _ON_CONFLICT
+)
 _ITEM = """
 SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
     original_date, original_place, source, created_at, updated_at, created_by, updated_by
@@ -280,6 +301,11 @@ class PostgresStorage(SqlStorage):
 
     async def _upsert_row(self, db: Executor, parameters: tuple[object, ...]) -> Row:
         return (await db.fetch(_UPSERT, *parameters))[0]
+
+    async def _upsert_rows(
+        self, db: Executor, parameters: Sequence[tuple[object, ...]]
+    ) -> Sequence[Row]:
+        return await db.fetch(_UPSERT_MANY, *map(list, zip(*parameters, strict=True)))
 
     async def _item_row(self, item_id: int) -> Row | None:
         return await self._pool.fetchrow(_ITEM, item_id)

@@ -15,7 +15,7 @@ import asyncio
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from checks.errors import Conflict, StorageError, StorageUnavailable, TiplineError
 from checks.matching import Match, MatchKind, accept, rank_key
@@ -36,6 +36,35 @@ from storage.rows import (
 from storage.tip_repository import TipRepository
 
 __all__ = ["SqlStorage"]
+
+#: The least step between the timestamps of two statements of one batch.
+_TICK = timedelta(microseconds=1)
+
+
+def _upsert_result(row: Row, now: datetime) -> UpsertResult:
+    """What an upsert stamped ``now`` did, read from the row it returned.
+
+    The statement stamps ``now`` on a new row, and on an existing one only if its content
+    changed, so the timestamps tell what it did.
+    """
+    item = item_from_row(row)
+    created = item.created_at == now
+    updated = not created and item.updated_at == now
+    return UpsertResult(item=item, created=created, updated=updated)
+
+
+def _distinct_runs(drafts: Sequence[KnownItemDraft]) -> Iterator[list[KnownItemDraft]]:
+    """Consecutive runs of ``drafts`` in which no natural key repeats (usually just one)."""
+    run: list[KnownItemDraft] = []
+    keys: set[str] = set()
+    for draft in drafts:
+        if draft.natural_key in keys:
+            yield run
+            run, keys = [], set()
+        run.append(draft)
+        keys.add(draft.natural_key)
+    if run:
+        yield run
 
 
 class SqlStorage(TipRepository, Storage):
@@ -64,6 +93,15 @@ class SqlStorage(TipRepository, Storage):
     @abstractmethod
     async def _upsert_row(self, db: Executor, parameters: tuple[object, ...]) -> Row:
         """Run the one-statement upsert on ``db``; return the full row as it now stands."""
+
+    @abstractmethod
+    async def _upsert_rows(
+        self, db: Executor, parameters: Sequence[tuple[object, ...]]
+    ) -> Sequence[Row]:
+        """The same upsert for many rows in one statement; their natural keys are distinct.
+
+        Returns each full row as it now stands, with its ``natural_key``, in any order.
+        """
 
     @abstractmethod
     async def _item_row(self, item_id: int) -> Row | None: ...
@@ -121,9 +159,19 @@ class SqlStorage(TipRepository, Storage):
             with self._boundary("save a known item"):
                 async with self._connection() as db:
                     result = await self._upsert_in(db, draft, utc_now())
-            if result.created or result.updated:
-                self._index.add(result.item.id, result.item.fingerprint)
+            self._learn([result])
         return result
+
+    async def upsert_known_items(self, drafts: Sequence[KnownItemDraft]) -> list[UpsertResult]:
+        drafts = [normalise_draft(draft) for draft in drafts]
+        if not drafts:
+            return []
+        async with self._index_lock:
+            with self._boundary("save known items"):
+                async with self._transaction() as db:
+                    results = await self._upsert_many_in(db, drafts)
+            self._learn(results)
+        return results
 
     async def _upsert_in(self, db: Executor, draft: KnownItemDraft, now: datetime) -> UpsertResult:
         """The upsert of a normalised draft, on ``db`` (alone, or in a caller's transaction).
@@ -132,12 +180,42 @@ class SqlStorage(TipRepository, Storage):
         it from a transaction that then rolls back would match with hashes it never had.
         """
         row = await self._upsert_row(db, upsert_parameters(draft, self._encode_time(now)))
-        item = item_from_row(row)
-        # The statement stamps ``now`` on a new row, and on an existing one only if its
-        # content changed, so the timestamps tell what it did.
-        created = item.created_at == now
-        updated = not created and item.updated_at == now
-        return UpsertResult(item=item, created=created, updated=updated)
+        return _upsert_result(row, now)
+
+    async def _upsert_many_in(
+        self, db: Executor, drafts: Sequence[KnownItemDraft]
+    ) -> list[UpsertResult]:
+        """Normalised drafts upserted on ``db`` as if one by one, in order (index untouched).
+
+        A statement may not touch one row twice (PostgreSQL refuses, and the timestamps could
+        not tell a creation from the update that followed it), so a repeated key starts a new
+        statement, stamped a microsecond later at least: each then reads like a single upsert.
+        """
+        results: list[UpsertResult] = []
+        now: datetime | None = None
+        for run in _distinct_runs(drafts):
+            now = utc_now() if now is None else max(utc_now(), now + _TICK)
+            stamp = self._encode_time(now)
+            rows = await self._upsert_rows(db, [upsert_parameters(d, stamp) for d in run])
+            by_key = {row["natural_key"]: row for row in rows}
+            results.extend(_upsert_result(by_key[draft.natural_key], now) for draft in run)
+        return results
+
+    def _learn(self, results: Sequence[UpsertResult]) -> None:
+        """Put committed creations and changes into the index, in one columnar batch."""
+        items = [r.item for r in results if r.created or r.updated]
+        if not items:
+            return
+        fps = [item.fingerprint for item in items]
+        self._index.add_batch(
+            FingerprintBatch.from_columns(
+                [item.id for item in items],
+                [fp.sha256 for fp in fps],
+                [fp.pdq for fp in fps],
+                [fp.pdq_quality for fp in fps],
+                [fp.phash for fp in fps],
+            )
+        )
 
     async def get_known_item(self, item_id: int) -> KnownItem | None:
         with self._boundary("read a known item"):

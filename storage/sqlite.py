@@ -49,11 +49,12 @@ _RECORD_VERSION = "INSERT INTO schema_version (version, name, applied_at) VALUES
 # Parameters in storage.rows.UPSERT_PARAMETERS order. An existing row is rewritten with the
 # same values when nothing changed, and its updated_at and updated_by move only if the content
 # did (or it was retired: an upsert revives it). The schema's triggers keep ``revision``.
-_UPSERT = """
+_INSERT = """
 INSERT INTO known_items (
     natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
     original_date, original_place, source, created_by, updated_by, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?14)
+"""
+_ON_CONFLICT = """
 ON CONFLICT (natural_key) DO UPDATE SET
     sha256 = excluded.sha256,
     pdq = excluded.pdq,
@@ -78,9 +79,37 @@ ON CONFLICT (natural_key) DO UPDATE SET
                           excluded.verdict, excluded.title, excluded.note,
                           excluded.fact_check_url, excluded.original_date,
                           excluded.original_place, excluded.source, NULL) AS changed))
-RETURNING id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
-    original_date, original_place, source, created_at, updated_at, created_by, updated_by
+RETURNING id, natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note,
+    fact_check_url, original_date, original_place, source, created_at, updated_at, created_by,
+    updated_by
 """
+_UPSERT = (
+    _INSERT
+    + "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?14)"
+    + _ON_CONFLICT
+)
+# The same for many rows: the batch is bound into a scratch table of this connection (one
+# executemany), then upserted from it in order by one statement, so a batch costs three trips
+# to aiosqlite's thread rather than one per row. Its columns are untyped: values stay exactly
+# as bound.
+_BATCH_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS known_items_batch (
+    natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
+    original_date, original_place, source, recorded_by, now)
+"""
+_CLEAR_BATCH = "DELETE FROM temp.known_items_batch"
+_FILL_BATCH = """
+INSERT INTO temp.known_items_batch
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+"""
+# ``WHERE true`` keeps the upsert's ON from being read as a join's.
+_UPSERT_MANY = (
+    _INSERT
+    + """SELECT natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note,
+    fact_check_url, original_date, original_place, source, recorded_by, recorded_by, now, now
+FROM temp.known_items_batch WHERE true ORDER BY rowid"""
+    + _ON_CONFLICT
+)
 _ITEM = """
 SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
     original_date, original_place, source, created_at, updated_at, created_by, updated_by
@@ -195,6 +224,7 @@ class SqliteStorage(SqlStorage):
         await self._conn.execute(_BUSY_TIMEOUT)
         await self._conn.execute("PRAGMA foreign_keys = ON")
         await self._conn.execute("PRAGMA synchronous = NORMAL")
+        await self._conn.execute(_BATCH_TABLE)
 
     async def _migrate(self, migrations: Sequence[Migration]) -> None:
         """Run pending migrations in one transaction under SQLite's write lock."""
@@ -253,6 +283,14 @@ class SqliteStorage(SqlStorage):
 
     async def _upsert_row(self, db: Executor, parameters: tuple[object, ...]) -> Row:
         return (await db.fetch(_UPSERT, *parameters))[0]
+
+    async def _upsert_rows(
+        self, db: Executor, parameters: Sequence[tuple[object, ...]]
+    ) -> Sequence[Row]:
+        # ``db`` is this storage's one connection, in the caller's transaction.
+        await self._conn.execute(_CLEAR_BATCH)
+        await self._conn.executemany(_FILL_BATCH, parameters)
+        return await db.fetch(_UPSERT_MANY)
 
     async def _item_row(self, item_id: int) -> Row | None:
         rows = await self._fetchall(_ITEM, (item_id,))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
 from bot.cli import app
+from storage.exchange import IMPORT_BATCH
 from tests.test_decode import png_header_only
 
 runner = CliRunner()
@@ -135,6 +137,27 @@ def test_bad_rows_are_reported_by_line_and_the_rest_imported(tmp_path: Path, db:
         assert f"line {line}:" in err
     assert "unknown verdict" in err and "pdq hash must be 64" in err
     assert "2 created" in err and "4 failed" in err
+
+
+def test_a_manifest_of_several_batches_keeps_its_line_numbers(tmp_path: Path, db: str) -> None:
+    total = IMPORT_BATCH * 2 + 500
+    rows = [json.dumps({"phash": f"{i:016x}", "verdict": "edited"}) for i in range(total)]
+    bad = [1, IMPORT_BATCH, IMPORT_BATCH + 1, total]
+    for line in bad:
+        rows[line - 1] = json.dumps({"phash": "xyz", "verdict": "edited"})
+    rows[9] = rows[4]  # line 10 repeats line 5: the same item, unchanged
+    manifest = tmp_path / "partner.jsonl"
+    manifest.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    code, _, err = run("import", "--db", db, str(manifest))
+    assert code == 2
+    reported = [int(word) for word in re.findall(r"partner\.jsonl: line (\d+):", err)]
+    assert reported == bad
+    assert f"{total - 5} created, 0 updated, 1 unchanged, 4 failed" in err
+
+    code, _, err = run("import", "--db", db, str(manifest))
+    assert code == 2
+    assert f"0 created, 0 updated, {total - 4} unchanged, 4 failed" in err
 
 
 def test_csv_with_a_misspelt_column_is_refused_whole(tmp_path: Path, db: str) -> None:

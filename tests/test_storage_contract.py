@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pytest
 
 from checks.errors import (
     ConfigError,
+    Conflict,
     InvalidHash,
     MigrationError,
     StorageError,
@@ -35,8 +37,10 @@ from storage import (
     PostgresStorage,
     SqliteStorage,
     Storage,
+    UpsertResult,
     open_storage,
 )
+from storage.exchange import import_manifest
 from storage.migrate import Migration, load_migrations
 from tests.storage_backends import (
     fresh_schema,
@@ -45,6 +49,10 @@ from tests.storage_backends import (
 )
 
 RNG = random.Random(20240601)
+
+
+def _no_pictures(data: bytes) -> Fingerprint:
+    raise AssertionError("these manifests name no pictures")
 
 
 def rand_hex(bits: int) -> str:
@@ -93,6 +101,10 @@ class Backend:
     unreachable: Callable[[], Awaitable[Storage]]
     unreachable_hint: str  # what the error message must name
     execute: Callable[[str], Awaitable[None]]  # raw SQL as another writer would run it
+    #: A second, empty database on the same backend (to compare two ways of writing).
+    twin: Callable[[], AbstractAsyncContextManager[Storage]]
+    #: SQL that makes the database refuse to insert an item titled "poison".
+    refuse_poison: str
 
 
 @pytest.fixture
@@ -100,6 +112,15 @@ async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[B
     server = backend_server
     if server is None:
         path = tmp_path / "tipline.db"
+
+        @asynccontextmanager
+        async def sqlite_twin() -> AsyncIterator[Storage]:
+            storage = await SqliteStorage.open(tmp_path / "twin.db")
+            try:
+                yield storage
+            finally:
+                await storage.close()
+
         yield Backend(
             name="sqlite",
             url=str(path),
@@ -108,8 +129,24 @@ async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[B
             unreachable=lambda: SqliteStorage.open(tmp_path / "no" / "such" / "dir.db"),
             unreachable_hint="does not exist",
             execute=lambda sql: sqlite_execute(path, sql),
+            twin=sqlite_twin,
+            refuse_poison="""
+                CREATE TRIGGER refuse_poison BEFORE INSERT ON known_items
+                WHEN NEW.title = 'poison'
+                BEGIN SELECT RAISE(ABORT, 'poison refused'); END
+            """,
         )
         return
+
+    @asynccontextmanager
+    async def postgres_twin() -> AsyncIterator[Storage]:
+        async with fresh_schema(server) as twin_url:
+            storage = await PostgresStorage.open(twin_url, listen=False)
+            try:
+                yield storage
+            finally:
+                await storage.close()
+
     async with fresh_schema(server) as url:
         yield Backend(
             name="postgres",
@@ -121,6 +158,16 @@ async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[B
             ),
             unreachable_hint="127.0.0.1:1",
             execute=lambda sql: postgres_execute(url, sql),
+            twin=postgres_twin,
+            refuse_poison="""
+                CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.title = 'poison' THEN RAISE EXCEPTION 'poison refused'; END IF;
+                    RETURN NEW;
+                END $$;
+                CREATE TRIGGER refuse_poison BEFORE INSERT ON known_items
+                    FOR EACH ROW EXECUTE FUNCTION refuse_poison();
+            """,
         )
 
 
@@ -426,6 +473,201 @@ class TestStorageContract:
             await second.refresh_index()
             assert [m.item_id for m in await second.lookup(fp)] == [item.id]
 
+    # -- many at once: batches and imports --------------------------------------------------
+
+    async def test_a_batch_gives_what_one_by_one_upserts_give(self, backend: Backend) -> None:
+        shared = fingerprint()
+        by_pdq = Fingerprint(pdq=rand_hex(256), pdq_quality=70)
+        sequence = [
+            draft(recorded_by="import"),
+            draft(by_pdq, verdict=Verdict.EDITED, note="crop", source="AFP", recorded_by="a"),
+            draft(
+                Fingerprint(phash=rand_hex(64)),
+                verdict=Verdict.SATIRE,
+                fact_check_url="https://example.org/fc?id=1",
+                original_date="2019-05-01",
+                original_place="Kyiv",
+            ),
+            draft(shared, recorded_by="a"),
+            draft(shared, recorded_by="b"),  # the same content again: unchanged
+            draft(shared, verdict=Verdict.STAGED, recorded_by="c"),  # a change: updated
+            # The same PDQ in capitals, with a pHash now: the same item, changed.
+            draft(
+                Fingerprint(pdq=by_pdq.pdq.upper(), pdq_quality=70, phash=rand_hex(64)),
+                verdict=Verdict.EDITED,
+                note="crop",
+                source="AFP",
+            ),
+            draft(
+                Fingerprint(phash=rand_hex(64)), title="평양 — «фото» 🛰️", note="a\nb\t'c' \\ $1 ?1"
+            ),
+        ]
+
+        def outcome(result: UpsertResult) -> tuple[object, ...]:
+            item = result.item
+            return (item.id, result.created, result.updated, item.draft, item.updated_by)
+
+        async with opened(backend) as one, backend.twin() as other:
+            singles = [await one.upsert_known_item(d) for d in sequence]
+            batched = await other.upsert_known_items(sequence)
+            assert [outcome(r) for r in batched] == [outcome(r) for r in singles]
+            assert [(r.created, r.updated) for r in batched] == [
+                (True, False),
+                (True, False),
+                (True, False),
+                (True, False),
+                (False, False),
+                (False, True),
+                (False, True),
+                (True, False),
+            ]
+            # Timestamps tell the same story: unchanged kept its time, the change moved it.
+            assert batched[4].item.updated_at == batched[3].item.updated_at
+            assert batched[5].item.updated_at > batched[3].item.updated_at
+            listed = [(i.id, i.draft, i.updated_by) async for i in other.iter_known_items()]
+            assert listed == [(i.id, i.draft, i.updated_by) async for i in one.iter_known_items()]
+            assert await other.count_known_items() == 5
+
+    async def test_reimporting_a_batch_changes_nothing(self, backend: Backend) -> None:
+        drafts = [draft(recorded_by="import") for _ in range(40)]
+        drafts += [draft(Fingerprint(phash=rand_hex(64)), recorded_by="import") for _ in range(10)]
+        async with opened(backend) as storage, opened(backend, follower=True) as follower:
+            first = await storage.upsert_known_items(drafts)
+            assert [(r.created, r.updated) for r in first] == [(True, False)] * len(drafts)
+            assert await follower.refresh_index() == len(drafts)
+            again = await storage.upsert_known_items(drafts)
+            assert [(r.created, r.updated) for r in again] == [(False, False)] * len(drafts)
+            assert [r.item for r in again] == [r.item for r in first]  # updated_at stood still
+            assert await storage.count_known_items() == len(drafts)
+            assert await follower.refresh_index() == 0
+            assert await storage.upsert_known_items([]) == []
+
+    async def test_a_batch_is_found_at_once_here_and_after_a_refresh_elsewhere(
+        self, backend: Backend
+    ) -> None:
+        fps = [fingerprint() for _ in range(30)]
+        async with opened(backend) as storage, opened(backend, follower=True) as follower:
+            results = await storage.upsert_known_items([draft(fp) for fp in fps])
+            for fp, result in zip(fps, results, strict=True):
+                (match,) = await storage.lookup(Fingerprint(sha256=fp.sha256))
+                assert (match.item_id, match.kind) == (result.item.id, MatchKind.EXACT)
+            near = Fingerprint(pdq=flip(fps[7].pdq, 4), pdq_quality=90)
+            (match,) = await storage.lookup(near)
+            assert (match.item_id, match.kind, match.distance) == (
+                results[7].item.id,
+                MatchKind.NEAR,
+                4,
+            )
+            assert await follower.lookup(fps[0]) == []
+            assert await follower.refresh_index() == len(fps)
+            for fp, result in zip(fps, results, strict=True):
+                assert [m.item_id for m in await follower.lookup(fp)] == [result.item.id]
+
+    async def test_a_key_twice_in_a_batch_ends_as_the_last_says(self, backend: Backend) -> None:
+        fp = fingerprint()
+        first = draft(fp, recorded_by="a")
+        second = draft(fp, verdict=Verdict.EDITED, note="crop", recorded_by="b")
+        async with opened(backend) as storage:
+            results = await storage.upsert_known_items([first, draft(), second, second])
+            assert [(r.created, r.updated) for r in results] == [
+                (True, False),
+                (True, False),
+                (False, True),
+                (False, False),
+            ]
+            item_id = results[0].item.id
+            assert results[2].item.id == results[3].item.id == item_id
+            stored = await storage.get_known_item(item_id)
+            assert stored == results[3].item
+            assert stored is not None and stored.verdict is Verdict.EDITED
+            assert (stored.draft.recorded_by, stored.updated_by) == ("a", "b")
+            assert stored.updated_at > stored.created_at
+            assert await storage.count_known_items() == 2
+            (match,) = await storage.lookup(fp)
+            assert (match.item_id, match.verdict) == (item_id, Verdict.EDITED)
+
+    async def test_a_batch_revives_a_retired_item(self, backend: Backend) -> None:
+        async with opened(backend) as first, opened(backend, follower=True) as second:
+            d = draft()
+            item = (await first.upsert_known_item(d)).item
+            await backend.execute(
+                f"UPDATE known_items SET retired_at = created_at WHERE id = {item.id}"
+            )
+            await first.refresh_index()
+            await second.refresh_index()
+            assert await first.lookup(d.fingerprint) == []
+            (revived, new) = await first.upsert_known_items([d, draft()])
+            assert (revived.item.id, revived.created, revived.updated) == (item.id, False, True)
+            assert new.created
+            assert [m.item_id for m in await first.lookup(d.fingerprint)] == [item.id]
+            assert await second.refresh_index() == 2
+            assert [m.item_id for m in await second.lookup(d.fingerprint)] == [item.id]
+            assert await second.count_known_items() == 2
+
+    async def test_a_batch_with_a_bad_draft_saves_none_of_it(self, backend: Backend) -> None:
+        good = draft()
+        async with opened(backend) as storage:
+            with pytest.raises(InvalidHash):
+                await storage.upsert_known_items([good, draft(Fingerprint(pdq="xyz"))])
+            assert await storage.count_known_items() == 0
+            assert await storage.lookup(good.fingerprint) == []
+
+    async def test_a_refused_batch_leaves_nothing_behind_and_earlier_ones_stay(
+        self, backend: Backend
+    ) -> None:
+        async with opened(backend) as storage:
+            await backend.execute(backend.refuse_poison)
+            kept = await storage.upsert_known_items([draft(), draft()])
+            lost = draft()
+            with pytest.raises(StorageError, match="poison refused"):
+                await storage.upsert_known_items([lost, draft(title="poison")])
+            assert [i.id async for i in storage.iter_known_items()] == [r.item.id for r in kept]
+            assert await storage.lookup(lost.fingerprint) == []  # nor in the index
+            assert [m.item_id for m in await storage.lookup(kept[0].item.fingerprint)] == [
+                kept[0].item.id
+            ]
+
+    async def test_importing_a_manifest_reports_refused_rows_by_line(
+        self, backend: Backend, tmp_path: Path
+    ) -> None:
+        rows = [
+            {"sha256": rand_hex(256), "verdict": "edited"},
+            {"pdq": "xyz", "verdict": "edited"},  # line 2: not a hash
+            {"phash": rand_hex(64), "verdict": "staged"},
+            {"sha256": rand_hex(256), "verdict": "edited", "title": "poison"},  # line 4: refused
+            {"pdq": rand_hex(256), "pdq_quality": "80", "verdict": "satire"},
+            {"phash": rand_hex(64), "verdict": "synthetic"},
+            {"phash": rand_hex(64), "verdict": "synthetic", "title": "poison"},  # line 7
+        ]
+        manifest = tmp_path / "partner.jsonl"
+        manifest.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+        read: list[int] = []
+        async with opened(backend) as storage:
+            await backend.execute(backend.refuse_poison)
+            summary = await import_manifest(
+                storage, manifest, _no_pictures, batch_size=2, progress=read.append
+            )
+            assert summary.counts() == {"created": 4, "updated": 0, "unchanged": 0, "failed": 3}
+            assert [p.split(":")[0] for p in summary.problems] == ["line 2", "line 4", "line 7"]
+            assert "poison refused" in summary.problems[1]
+            assert sum(read) == len(rows)
+            assert await storage.count_known_items() == 4
+            again = await import_manifest(storage, manifest, _no_pictures, batch_size=2)
+            assert again.counts() == {"created": 0, "updated": 0, "unchanged": 4, "failed": 3}
+
+            # A batch in which every row is refused is the database's fault: the import stops,
+            # and what earlier batches saved stays saved.
+            manifest.write_text(
+                "".join(
+                    json.dumps({"phash": rand_hex(64), "verdict": "edited", "title": title}) + "\n"
+                    for title in ("fine", "also fine", "poison", "poison")
+                ),
+                encoding="utf-8",
+            )
+            with pytest.raises(StorageError, match="poison refused"):
+                await import_manifest(storage, manifest, _no_pictures, batch_size=2)
+            assert await storage.count_known_items() == 6
+
 
 # -- PostgreSQL only: notifications -----------------------------------------------------------
 
@@ -459,6 +701,51 @@ async def test_postgres_listener_stops_once_closed_even_if_a_cancel_is_lost(
         await storage.close()
         async with asyncio.timeout(5):
             await storage._follow()  # what a listener that missed its cancel goes on running
+
+
+@pytest.mark.postgres
+async def test_postgres_instances_follow_a_batch_without_refresh(postgres_url: str) -> None:
+    async with fresh_schema(postgres_url) as url:
+        first = await PostgresStorage.open(url)
+        second = await PostgresStorage.open(url)
+        try:
+            fps = [fingerprint() for _ in range(20)]
+            results = await first.upsert_known_items([draft(fp) for fp in fps])
+            deadline = time.monotonic() + 3
+            while len(second.index) < len(fps):
+                assert time.monotonic() < deadline, "no notification reached the second instance"
+                await asyncio.sleep(0.02)
+            for fp, result in zip(fps, results, strict=True):
+                assert [m.item_id for m in await second.lookup(fp)] == [result.item.id]
+        finally:
+            await first.close()
+            await second.close()
+
+
+async def test_an_import_batch_that_deadlocked_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deadlock with a moderator's verdict (PostgreSQL) aborts a batch; trying again wins."""
+    manifest = tmp_path / "partner.jsonl"
+    rows = [{"phash": rand_hex(64), "verdict": "edited"} for _ in range(3)]
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    storage = await SqliteStorage.open(tmp_path / "t.db")
+    try:
+        save = storage.upsert_known_items
+        calls = 0
+
+        async def deadlocked_once(drafts: Sequence[KnownItemDraft]) -> list[UpsertResult]:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise Conflict("could not save known items: deadlock detected")
+            return await save(drafts)
+
+        monkeypatch.setattr(storage, "upsert_known_items", deadlocked_once)
+        summary = await import_manifest(storage, manifest, _no_pictures)
+        assert (summary.created, summary.failed, calls) == (3, 0, 2)
+    finally:
+        await storage.close()
 
 
 # -- SQLite only: the file's settings ---------------------------------------------------------
