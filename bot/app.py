@@ -51,6 +51,10 @@ def build_application(
 
     async def post_init(app: TiplineApp) -> None:
         storage = await open_storage(settings.database_url)
+        # Newsrooms sharing the database share known items, not tips: this bot sees its own.
+        adopted = await storage.serve_bot(app.bot.id)
+        if adopted:
+            log.info("%d tip(s) recorded before bots were told apart are now this bot's", adopted)
         media = MediaStore(settings.media_dir)
         media.ensure()
         identities = IdentityProtector(settings.secret_key.get_secret_value())

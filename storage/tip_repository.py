@@ -87,17 +87,19 @@ class TipStatements:
     :func:`storage.rows.submission_from_row` reads (``verdict``: the review in force)."""
 
     # -- submissions --------------------------------------------------------------------------
-    #: (id) -> submission
+    # ``bot`` parameters: the bot whose tips to see, or NULL for every bot's.
+    #: (id, bot) -> submission
     submission_by_id: str
-    #: (ticket) -> submission
+    #: (ticket, bot) -> submission
     submission_by_ticket: str
-    #: (tipster, limit) -> submissions, newest first
+    #: (tipster, limit, bot) -> submissions, newest first
     submissions_of: str
-    #: () -> submissions without a first reply, oldest first
+    #: (bot) -> submissions without a first reply, oldest first
     unfinished: str
-    #: (status, status, limit) -> submissions in those statuses with no verdict, oldest first
+    #: (status, status, limit, bot) -> submissions in those statuses with no verdict, oldest
+    #: first
     review_queue: str
-    #: (status, status) -> ``n``, the size of that queue
+    #: (status, status, bot) -> ``n``, the size of that queue
     queue_size: str
     #: (ids as :meth:`TipRepository._encode_list` gives) -> items, by submission and position
     items_of: str
@@ -107,12 +109,14 @@ class TipStatements:
     lock_tip: str | None
     #: (update key) -> ``id`` of the submission that update already made or joined
     submission_of_update: str
-    #: (media_group, tipster) -> ``id`` of that tipster's submission for that album
+    #: (media_group, tipster, bot) -> ``id`` of that tipster's submission for that album
     album: str
-    #: (ticket) -> a row if the ticket is taken
+    #: (ticket) -> a row if the ticket is taken (by any bot: codes are unique in the database)
     ticket_taken: str
+    #: (bot) -> ``id`` per tip from before bots were told apart, now that bot's
+    adopt_tips: str
     #: (ticket, update key, status, tipster, sealed_chat, notify, provenance json, media_group,
-    #: now) -> ``id``
+    #: now, bot) -> ``id``
     insert_submission: str
     #: (submission_id) -> ``last``, the highest position so far (0 for none)
     last_position: str
@@ -187,9 +191,9 @@ class TipStatements:
     audit_log: str
 
     # -- stats, retention, media --------------------------------------------------------------
-    #: (since, matched status) -> ``submissions, matches``
+    #: (since, matched status, bot) -> ``submissions, matches``
     submissions_since: str
-    #: (since) -> ``created_at, first_reply_at`` of those that had a card
+    #: (since, bot) -> ``created_at, first_reply_at`` of those that had a card
     reply_times: str
     #: (before) -> ``id`` per sealed chat dropped
     purge_chats: str
@@ -285,6 +289,8 @@ class TipRepository(TipStorage):
     _tips: ClassVar[TipStatements]
     _index: NearDuplicateIndex
     _index_lock: asyncio.Lock
+    #: The bot whose tips this storage lists and finds (see :meth:`serve_bot`); None: all.
+    _bot_scope: int | None = None
 
     @abstractmethod
     def _transaction(self) -> AbstractAsyncContextManager[Executor]:
@@ -337,8 +343,9 @@ class TipRepository(TipStorage):
         return [submission_from_row(row, items.get(row["id"], ())) for row in rows]
 
     async def _submission(self, db: Executor, submission_id: int) -> Submission | None:
+        """One submission by id, whichever bot it came to (callers hold its id already)."""
         found = await self._submissions(
-            db, await db.fetch(self._tips.submission_by_id, submission_id)
+            db, await db.fetch(self._tips.submission_by_id, submission_id, None)
         )
         return found[0] if found else None
 
@@ -383,7 +390,9 @@ class TipRepository(TipStorage):
                         return RecordedTip(submission, created=False, added_items=0)
                 album = []
                 if draft.media_group is not None:
-                    album = await db.fetch(sql.album, draft.media_group, draft.tipster)
+                    album = await db.fetch(
+                        sql.album, draft.media_group, draft.tipster, draft.bot_id
+                    )
                 if album:
                     submission_id = album[0]["id"]
                     last = (await db.fetch(sql.last_position, submission_id))[0]["last"]
@@ -401,6 +410,7 @@ class TipRepository(TipStorage):
                         encode_json(draft.provenance),
                         draft.media_group,
                         now,
+                        draft.bot_id,
                     )
                     submission_id, last = inserted[0]["id"], 0
                 for offset, (source, origin) in enumerate(
@@ -421,9 +431,16 @@ class TipRepository(TipStorage):
         assert submission is not None
         return RecordedTip(submission, created=not album, added_items=len(draft.items))
 
+    async def serve_bot(self, bot_id: int) -> int:
+        if self._bot_scope is not None and self._bot_scope != bot_id:
+            raise Conflict(f"this storage already serves bot {self._bot_scope}, not {bot_id}")
+        rows = await self._run("adopt earlier tips", self._tips.adopt_tips, bot_id)
+        self._bot_scope = bot_id
+        return len(rows)
+
     async def get_submission(self, submission_id: int) -> Submission | None:
         found = await self._read_submissions(
-            "read a tip", self._tips.submission_by_id, submission_id
+            "read a tip", self._tips.submission_by_id, submission_id, self._bot_scope
         )
         return found[0] if found else None
 
@@ -431,16 +448,24 @@ class TipRepository(TipStorage):
         code = normalise_ticket(ticket)
         if code is None:
             return None
-        found = await self._read_submissions("read a tip", self._tips.submission_by_ticket, code)
+        found = await self._read_submissions(
+            "read a tip", self._tips.submission_by_ticket, code, self._bot_scope
+        )
         return found[0] if found else None
 
     async def submissions_of(self, tipster: str, limit: int = 10) -> list[Submission]:
         return await self._read_submissions(
-            "read a tipster's tips", self._tips.submissions_of, tipster, _limit(limit)
+            "read a tipster's tips",
+            self._tips.submissions_of,
+            tipster,
+            _limit(limit),
+            self._bot_scope,
         )
 
     async def unfinished_submissions(self) -> list[Submission]:
-        return await self._read_submissions("find unfinished tips", self._tips.unfinished)
+        return await self._read_submissions(
+            "find unfinished tips", self._tips.unfinished, self._bot_scope
+        )
 
     async def save_item_result(
         self,
@@ -515,7 +540,11 @@ class TipRepository(TipStorage):
 
     async def review_queue(self, limit: int = 20) -> list[Submission]:
         return await self._read_submissions(
-            "read the review queue", self._tips.review_queue, *_WAITING, _limit(limit)
+            "read the review queue",
+            self._tips.review_queue,
+            *_WAITING,
+            _limit(limit),
+            self._bot_scope,
         )
 
     async def forget_tipster(self, tipster: str) -> int:
@@ -776,11 +805,10 @@ class TipRepository(TipStorage):
         start = self._encode_time(require_utc(since, "since"))
         with self._boundary("count for the stats"):
             async with self._connection() as db:
-                queue = (await db.fetch(sql.queue_size, *_WAITING))[0]["n"]
-                counts = (
-                    await db.fetch(sql.submissions_since, start, SubmissionStatus.MATCHED.value)
-                )[0]
-                times = await db.fetch(sql.reply_times, start)
+                queue = (await db.fetch(sql.queue_size, *_WAITING, self._bot_scope))[0]["n"]
+                matched = SubmissionStatus.MATCHED.value
+                counts = (await db.fetch(sql.submissions_since, start, matched, self._bot_scope))[0]
+                times = await db.fetch(sql.reply_times, start, self._bot_scope)
         seconds = [
             (as_utc(row["first_reply_at"]) - as_utc(row["created_at"])).total_seconds()
             for row in times

@@ -249,6 +249,16 @@ class TipStorage(ABC):
         """
 
     @abstractmethod
+    async def serve_bot(self, bot_id: int) -> int:
+        """From now on list, find, resume and count only the tips that came to this bot.
+
+        Newsrooms sharing one database share their known items, not their tips: one bot must
+        not resume another's tip (it cannot fetch the file or reach the tipster) nor show it to
+        its moderators. Tips recorded before bots were told apart become this bot's; returns
+        how many. Without this call (the CLI, tests) every bot's tips are visible.
+        """
+
+    @abstractmethod
     async def get_submission(self, submission_id: int) -> Submission | None: ...
 
     @abstractmethod

@@ -23,21 +23,22 @@ FROM submissions s
 
 SQLITE_TIPS = TipStatements(
     # -- submissions ----------------------------------------------------------------------
-    submission_by_id=_SUBMISSION + "WHERE s.id = ?1",
-    submission_by_ticket=_SUBMISSION + "WHERE s.ticket = ?1",
+    submission_by_id=_SUBMISSION + "WHERE s.id = ?1 AND (?2 IS NULL OR s.bot_id = ?2)",
+    submission_by_ticket=_SUBMISSION + "WHERE s.ticket = ?1 AND (?2 IS NULL OR s.bot_id = ?2)",
     submissions_of=_SUBMISSION
-    + "WHERE s.tipster = ?1 ORDER BY s.created_at DESC, s.id DESC LIMIT ?2",
+    + """WHERE s.tipster = ?1 AND (?3 IS NULL OR s.bot_id = ?3)
+ORDER BY s.created_at DESC, s.id DESC LIMIT ?2""",
     unfinished=_SUBMISSION
-    + """WHERE s.first_reply_at IS NULL
-OR (s.review_posted_at IS NULL AND s.status IN ('new', 'in_review'))
+    + """WHERE (?1 IS NULL OR s.bot_id = ?1) AND (s.first_reply_at IS NULL
+OR (s.review_posted_at IS NULL AND s.status IN ('new', 'in_review')))
 ORDER BY s.created_at, s.id""",
     review_queue=_SUBMISSION  # noqa: S608 - constants joined, no input in the text
-    + """WHERE s.status IN (?1, ?2)
+    + """WHERE s.status IN (?1, ?2) AND (?4 IS NULL OR s.bot_id = ?4)
 AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.submission_id = s.id AND r.reverted_at IS NULL)
 ORDER BY s.created_at, s.id LIMIT ?3
 """,
     queue_size="""
-SELECT count(*) AS n FROM submissions s WHERE s.status IN (?1, ?2)
+SELECT count(*) AS n FROM submissions s WHERE s.status IN (?1, ?2) AND (?3 IS NULL OR s.bot_id = ?3)
 AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.submission_id = s.id AND r.reverted_at IS NULL)
 """,
     items_of="""
@@ -55,13 +56,15 @@ SELECT submission_id FROM submission_items WHERE update_key = ?1
 LIMIT 1
 """,
     album="""
-SELECT id FROM submissions WHERE media_group = ?1 AND tipster IS ?2 ORDER BY id LIMIT 1
+SELECT id FROM submissions WHERE media_group = ?1 AND tipster IS ?2 AND bot_id IS ?3
+ORDER BY id LIMIT 1
 """,
     ticket_taken="SELECT 1 FROM submissions WHERE ticket = ?1",
+    adopt_tips="UPDATE submissions SET bot_id = ?1 WHERE bot_id IS NULL RETURNING id",
     insert_submission="""
 INSERT INTO submissions (ticket, update_key, status, tipster, sealed_chat, notify, provenance,
-    media_group, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+    media_group, created_at, updated_at, bot_id)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
 RETURNING id
 """,
     last_position="""
@@ -189,11 +192,11 @@ LIMIT ?1
     submissions_since="""
 SELECT count(*) AS submissions,
     COALESCE(SUM(CASE WHEN status = ?2 THEN 1 ELSE 0 END), 0) AS matches
-FROM submissions WHERE created_at >= ?1
+FROM submissions s WHERE created_at >= ?1 AND (?3 IS NULL OR s.bot_id = ?3)
 """,
     reply_times="""
-SELECT created_at, first_reply_at FROM submissions
-WHERE created_at >= ?1 AND first_reply_at IS NOT NULL
+SELECT created_at, first_reply_at FROM submissions s
+WHERE created_at >= ?1 AND first_reply_at IS NOT NULL AND (?2 IS NULL OR s.bot_id = ?2)
 """,
     purge_chats="""
 UPDATE submissions SET sealed_chat = NULL

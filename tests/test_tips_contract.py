@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 
 from checks.errors import Conflict, InvalidInput, NotFound, StorageError
@@ -304,6 +305,43 @@ class TestRecordingTips:
         listed = await storage.submissions_of("c" * 64, limit=3)
         assert [s.id for s in listed] == [s.id for s in reversed(mine)][:3]
         assert await storage.submissions_of("e" * 64) == []
+
+
+class TestNewsroomsSharingADatabase:
+    """Several newsrooms' bots on one database share known items, not tips."""
+
+    async def test_a_bot_sees_only_its_own_tips(self, backend: Backend, storage: Storage) -> None:
+        async with second(backend) as other_bot:
+            await storage.serve_bot(111)
+            await other_bot.serve_bot(222)
+            # Telegram numbers updates per bot: the same update id at two bots is two tips.
+            mine = await new_analysed_tip(storage, fingerprint(), bot_id=111, update_id=7)
+            theirs = await new_analysed_tip(other_bot, fingerprint(), bot_id=222, update_id=7)
+            assert mine.id != theirs.id
+            assert (await storage.get_submission_by_ticket(theirs.ticket)) is None
+            assert (await storage.get_submission(theirs.id)) is None
+            assert [s.id for s in await storage.review_queue()] == [mine.id]
+            assert [s.id for s in await other_bot.review_queue()] == [theirs.id]
+            assert [s.id for s in await storage.unfinished_submissions()] == [mine.id]
+            stats = await storage.stats(since=utc("2000-01-01T00:00:00"))
+            assert (stats.queue, stats.submissions_today) == (1, 1)
+            # Known items are shared: a verdict here is known there.
+            given = await storage.record_review(mine.id, review(Verdict.STAGED))
+            await other_bot.refresh_index()
+            (match,) = await other_bot.lookup(mine.items[0].fingerprint)  # type: ignore[arg-type]
+            assert match.item_id in given.known_item_ids
+
+    async def test_tips_from_before_bots_were_told_apart_are_adopted_once(
+        self, backend: Backend, storage: Storage
+    ) -> None:
+        legacy = await new_analysed_tip(storage, fingerprint())  # recorded with no bot
+        async with second(backend) as first_bot, second(backend) as later_bot:
+            assert await first_bot.serve_bot(111) == 1
+            assert await later_bot.serve_bot(222) == 0
+            assert (await first_bot.get_submission(legacy.id)) is not None
+            assert (await later_bot.get_submission(legacy.id)) is None
+            with pytest.raises(Conflict):
+                await first_bot.serve_bot(222)
 
 
 class TestProcessing:
@@ -782,3 +820,27 @@ class TestPeopleAndRecords:
             await storage.record_tip(tip())
         with pytest.raises(StorageError, match="closed"):
             await storage.review_queue()
+
+
+# -- SQLite only: upgrading a database --------------------------------------------------------
+
+
+async def test_an_upgraded_database_knows_which_bot_each_tip_came_to(tmp_path: Path) -> None:
+    path = tmp_path / "upgraded.db"
+    storage = await SqliteStorage.open(path)
+    from_bot = (await storage.record_tip(tip(bot_id=111))).submission
+    from_before = (await storage.record_tip(tip())).submission  # keyed "0:...": bot unknown
+    await storage.close()
+    # Back to the schema before migration 0005, which knew bots only inside the update key.
+    async with aiosqlite.connect(path) as conn:
+        await conn.executescript(
+            "DROP INDEX submissions_bot; ALTER TABLE submissions DROP COLUMN bot_id; "
+            "DELETE FROM schema_version WHERE version = 5;"
+        )
+    upgraded = await SqliteStorage.open(path)
+    try:
+        assert await upgraded.serve_bot(222) == 1
+        assert await upgraded.get_submission(from_bot.id) is None  # bot 111's, from its key
+        assert await upgraded.get_submission(from_before.id) is not None  # adopted
+    finally:
+        await upgraded.close()
