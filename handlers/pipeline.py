@@ -224,7 +224,7 @@ async def process_submission(bot: Bot, services: Services, submission_id: int) -
     (each would send the tipster a card)."""
     storage = services.storage
     if not await storage.take_lease(submission_id, services.instance, LEASE_SECONDS):
-        log.info("submission %d is being processed by another instance", submission_id)
+        log.debug("submission %d is being processed by another instance", submission_id)
         return
     try:
         submission = await storage.get_submission(submission_id)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import io
+import os
 import re
+import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -130,3 +135,62 @@ async def running_bot(
             await app.stop()
     assert app.post_shutdown is not None
     await app.post_shutdown(app)
+
+
+#: ``python <RUN_ARGS>`` is ``tipline run``, long polling.
+RUN_ARGS = ("-m", "bot", "run")
+
+
+def bot_env(settings: BotSettings) -> dict[str, str]:
+    """The environment of a ``tipline run`` process: these settings, and none of the caller's
+    own TIPLINE_ or TELEGRAM_ variables (a developer's own settings must not leak in)."""
+    s = settings
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TIPLINE_", "TELEGRAM_"))},
+        "TELEGRAM_BOT_TOKEN": s.telegram_bot_token.get_secret_value(),
+        "TELEGRAM_API_BASE_URL": s.telegram_api_base_url or "",
+        "TIPLINE_MODERATOR_CHAT_ID": str(s.moderator_chat_id),
+        "TIPLINE_ADMIN_IDS": ",".join(map(str, sorted(s.admin_ids))),
+        "TIPLINE_SECRET_KEY": s.secret_key.get_secret_value(),
+        "TIPLINE_DATABASE_URL": s.database_url,
+        "TIPLINE_MEDIA_DIR": str(s.media_dir),
+        "TIPLINE_WORKERS": str(s.workers),
+        "TIPLINE_PACE_MESSAGES": "true" if s.pace_messages else "false",
+        "TIPLINE_INSTANCE_NAME": s.instance_name,
+    }
+
+
+async def start_process(
+    env: dict[str, str], cwd: Path, log: Path, args: tuple[str, ...] = RUN_ARGS
+) -> asyncio.subprocess.Process:
+    """``python *args`` in its own process group (its worker processes die with it), with
+    stdout and stderr appended to ``log``."""
+    with log.open("ab") as handle:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            *args,
+            env=env,
+            cwd=cwd,
+            stdout=handle,
+            stderr=handle,
+            start_new_session=True,
+        )
+
+
+async def stop_process(
+    proc: asyncio.subprocess.Process,
+    sig: int = signal.SIGTERM,
+    timeout: float = 30.0,  # noqa: ASYNC109 - a deadline for a process, not for I/O
+) -> None:
+    """Send ``sig`` to the process's group and wait for it to end; SIGKILL if it will not."""
+    if proc.returncode is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+        await asyncio.wait_for(proc.wait(), timeout=timeout)
+    except ProcessLookupError:
+        await proc.wait()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await asyncio.wait_for(proc.wait(), timeout=timeout)
