@@ -23,7 +23,7 @@ from handlers.errors import on_error
 from handlers.services import Analyser, Services
 from storage import open_storage
 from storage.identities import IdentityProtector
-from storage.media import MediaStore
+from storage.media import MediaStore, sweep_unreferenced
 
 __all__ = ["WEBHOOK_PATH", "build_application", "webhook_options"]
 
@@ -34,6 +34,11 @@ _LOOPWATCH_KEY = "tipline.loopwatch"
 #: How often an instance picks up other instances' known items, retries unfinished tips and
 #: drops what the retention period no longer allows.
 MAINTENANCE_INTERVAL = 30.0
+#: How often an instance deletes files in its media folder that no tip refers to any more
+#: (another instance's retention pass, or a crash, may have let go of them), sparing files
+#: younger than the grace period.
+MEDIA_SWEEP_INTERVAL = 3600.0
+MEDIA_SWEEP_GRACE = 3600.0
 
 TiplineApp = Application[Any, TiplineContext, Any, Any, Any, Any]
 
@@ -178,6 +183,7 @@ async def _resume(app: TiplineApp, services: Services) -> int:
 
 
 async def _maintenance(app: TiplineApp, services: Services) -> None:
+    last_sweep = asyncio.get_running_loop().time()
     while True:
         await asyncio.sleep(MAINTENANCE_INTERVAL)
         try:
@@ -193,5 +199,12 @@ async def _maintenance(app: TiplineApp, services: Services) -> None:
                     purged.chats_dropped,
                     len(purged.media_paths),
                 )
+            if asyncio.get_running_loop().time() - last_sweep >= MEDIA_SWEEP_INTERVAL:
+                last_sweep = asyncio.get_running_loop().time()
+                swept = await sweep_unreferenced(
+                    services.media, services.storage, MEDIA_SWEEP_GRACE
+                )
+                if swept:
+                    log.info("retention: %d file(s) no tip refers to dropped", swept)
         except Exception:
             log.exception("maintenance pass failed; trying again next time")

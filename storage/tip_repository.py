@@ -841,6 +841,14 @@ class TipRepository(TipStorage):
             media_paths=tuple(path for path in released if path not in in_use),
         )
 
+    async def media_in_use(self, paths: Sequence[str]) -> set[str]:
+        if not paths:
+            return set()
+        rows = await self._run(
+            "check which media is in use", self._tips.media_in_use, self._encode_list(paths)
+        )
+        return {row["media_path"] for row in rows}
+
     async def media_of_known_item(self, item_id: int) -> str | None:
         rows = await self._run(
             "find a known item's picture", self._tips.media_of_known_item, item_id

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -393,6 +394,10 @@ class TipStorage(ABC):
     async def media_of_known_item(self, item_id: int) -> str | None:
         """A stored picture of a known item (from the submission it was reviewed in), for the
         side-by-side comparison moderators see; None for items imported by hash."""
+
+    @abstractmethod
+    async def media_in_use(self, paths: Sequence[str]) -> set[str]:
+        """Which of these media paths a submission still refers to."""
 
     @abstractmethod
     async def purge_expired(self, before: datetime) -> PurgeResult:

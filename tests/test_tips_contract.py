@@ -813,6 +813,13 @@ class TestPeopleAndRecords:
         again = await storage.purge_expired(utc("2002-01-01T00:00:00"))
         assert (again.chats_dropped, again.media_paths) == (0, ())
 
+    async def test_media_in_use_names_the_files_tips_refer_to(self, storage: Storage) -> None:
+        fp = fingerprint()
+        await new_analysed_tip(storage, fp)
+        used = f"{fp.sha256[:2]}/{fp.sha256[2:4]}/{fp.sha256}.orig"
+        assert await storage.media_in_use([used, "00/00/gone.orig"]) == {used}
+        assert await storage.media_in_use([]) == set()
+
     async def test_a_closed_storage_says_so(self, backend: Backend) -> None:
         storage = await backend.open()
         await storage.close()
