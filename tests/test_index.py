@@ -184,6 +184,26 @@ def test_tail_and_rebuild_keep_every_item_findable() -> None:
     assert len(index) == len(stored)
 
 
+def test_a_batch_mixing_unchanged_changed_and_new_items_in_main_and_tail() -> None:
+    # What a refresh after a partner's re-import brings: mostly the same items again.
+    rng = random.Random(10)
+    index = NearDuplicateIndex(min_tail=50, tail_fraction=1000)
+    stored = {i: item(rng) for i in range(1, 101)}
+    index.add_batch(FingerprintBatch.from_fingerprints(stored.items()))
+    index.rebuild()  # 1-100 in the tables
+    stored.update({i: item(rng) for i in range(101, 111)})
+    index.add_batch(FingerprintBatch.from_fingerprints((i, stored[i]) for i in range(101, 111)))
+    changed = {5: item(rng), 105: item(rng)}  # one in the tables, one in the tail
+    again = {**stored, **changed, 200: item(rng)}
+    assert index.add_batch(FingerprintBatch.from_fingerprints(again.items())) == 3
+    assert len(index) == 111
+    for i, fp in again.items():
+        assert [c.item_id for c in index.candidates(Fingerprint(sha256=fp.sha256))] == [i]
+    for i in changed:
+        assert index.candidates(Fingerprint(pdq=stored[i].pdq)) == []
+    assert index.add_batch(FingerprintBatch.from_fingerprints(again.items())) == 0
+
+
 def test_bulk_build_keeps_the_last_row_of_a_repeated_id() -> None:
     rng = random.Random(9)
     old, new = item(rng), item(rng)
