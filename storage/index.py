@@ -251,6 +251,34 @@ class NearDuplicateIndex:
         self._alive[start : start + count] = True
         self._n += count
 
+    def live(self) -> FingerprintBatch:
+        """Every item the index holds, as one batch (a copy)."""
+        slots = np.flatnonzero(self._alive[: self._n])
+        return FingerprintBatch(**{name: self._cols[name][slots] for name in _FIELDS})
+
+    def updated(
+        self, changes: Iterable[tuple[FingerprintBatch, Sequence[int]]]
+    ) -> tuple[NearDuplicateIndex, int]:
+        """A new index: this one with ``changes`` (additions, removed ids) applied, and how many
+        items they added, changed or removed.
+
+        This index is only read, so the caller may build the new one on a thread while this
+        one goes on answering lookups, then swap them: a large refresh then never stalls the
+        event loop for the rebuilds it needs.
+        """
+        fresh = NearDuplicateIndex.from_batches(
+            [self.live()],
+            pdq_threshold=self.pdq_threshold,
+            phash_threshold=self.phash_threshold,
+            min_tail=self._min_tail,
+            tail_fraction=self._tail_fraction,
+        )
+        changed = 0
+        for batch, retired in changes:
+            changed += fresh.add_batch(batch)
+            changed += sum(fresh.remove(item_id) for item_id in retired)
+        return fresh, changed
+
     # -- keeping current --------------------------------------------------------------------
 
     def __len__(self) -> int:

@@ -37,6 +37,9 @@ from storage.tip_repository import TipRepository
 
 __all__ = ["SqlStorage"]
 
+#: Changed rows from which a refresh builds the new index on a thread rather than updating it
+#: in place on the event loop: enough to need a rebuild, which costs ~0.7 s at 1M items.
+_REFRESH_ON_A_THREAD = 8192
 #: The least step between the timestamps of two statements of one batch.
 _TICK = timedelta(microseconds=1)
 
@@ -270,10 +273,16 @@ class SqlStorage(TipRepository, Storage):
     async def refresh_index(self) -> int:
         async with self._index_lock:
             mark, changes = await self._read_changes(self._watermark)
-            changed = 0
-            for batch, retired in changes:
-                changed += self._index.add_batch(batch)
-                changed += sum(self._index.remove(item_id) for item_id in retired)
+            rows = sum(len(batch) + len(retired) for batch, retired in changes)
+            if rows >= _REFRESH_ON_A_THREAD:
+                # A bulk import elsewhere: the index it needs is built off the event loop
+                # (lookups go on meanwhile; the lock keeps every change waiting) and swapped in.
+                self._index, changed = await asyncio.to_thread(self._index.updated, changes)
+            else:
+                changed = 0
+                for batch, retired in changes:
+                    changed += self._index.add_batch(batch)
+                    changed += sum(self._index.remove(item_id) for item_id in retired)
             self._watermark = mark
         return changed
 

@@ -563,6 +563,22 @@ class TestStorageContract:
             for fp, result in zip(fps, results, strict=True):
                 assert [m.item_id for m in await follower.lookup(fp)] == [result.item.id]
 
+    async def test_a_large_import_elsewhere_is_followed_on_a_fresh_index(
+        self, backend: Backend
+    ) -> None:
+        # Enough rows for the follower to build its new index off the event loop and swap it in.
+        fps = [fingerprint() for _ in range(9000)]
+        async with opened(backend) as storage, opened(backend, follower=True) as follower:
+            before = await storage.upsert_known_item(draft(fps[0]))
+            assert await follower.refresh_index() == 1
+            results = await storage.upsert_known_items([draft(fp) for fp in fps[1:]])
+            index_before = follower.index
+            assert await follower.refresh_index() == len(fps) - 1
+            assert follower.index is not index_before and len(follower.index) == len(fps)
+            for fp, item_id in ((fps[0], before.item.id), (fps[-1], results[-1].item.id)):
+                assert [m.item_id for m in await follower.lookup(fp)] == [item_id]
+            assert await follower.refresh_index() == 0
+
     async def test_a_key_twice_in_a_batch_ends_as_the_last_says(self, backend: Backend) -> None:
         fp = fingerprint()
         first = draft(fp, recorded_by="a")
