@@ -78,7 +78,7 @@ def build_application(
         await _set_commands(app, settings)
         resumed = await _resume(app, services)
         if resumed:
-            log.info("resuming %d unfinished tip(s)", resumed)
+            log.info("taking up %d unfinished tip(s), unless another instance holds them", resumed)
         app.bot_data[_MAINTENANCE_KEY] = asyncio.create_task(_maintenance(app, services))
         watch = LoopWatch()
         watch.start()
