@@ -114,7 +114,9 @@ def count_manifest_rows(path: Path) -> int:
 
 def _open_manifest(path: Path) -> TextIO:
     try:
-        return path.open(encoding="utf-8-sig", newline="")
+        # Bytes that are not UTF-8 are kept as surrogates, so the line they are on is refused
+        # by number rather than the whole import stopping at the first one.
+        return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
     except OSError as exc:
         raise UnreadableFile(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
 
@@ -123,9 +125,22 @@ def _is_jsonl(path: Path) -> bool:
     return path.suffix.lower() in _JSONL_SUFFIXES
 
 
+def _not_utf8(number: int, text: str) -> InvalidInput | None:
+    """The error for a line whose bytes are not UTF-8 (read with ``surrogateescape``)."""
+    bad = next((ord(c) - 0xDC00 for c in text if "\udc80" <= c <= "\udcff"), None)
+    if bad is None:
+        return None
+    return InvalidInput(
+        f"line {number}: not UTF-8 text (byte 0x{bad:02x}); save the manifest as UTF-8"
+    )
+
+
 def _read_jsonl(handle: TextIO) -> Iterator[ManifestRow | InvalidInput]:
     for number, line in enumerate(handle, start=1):
         if not line.strip():
+            continue
+        if (error := _not_utf8(number, line)) is not None:
+            yield error
             continue
         try:
             obj = json.loads(line)
@@ -145,10 +160,16 @@ def _read_jsonl(handle: TextIO) -> Iterator[ManifestRow | InvalidInput]:
 def _read_csv(handle: TextIO, path: Path) -> Iterator[ManifestRow | InvalidInput]:
     reader = csv.DictReader(handle)
     try:
-        _check_columns(reader.fieldnames or [], f"{path.name} header")
+        header = reader.fieldnames or []
+        if (error := _not_utf8(1, "".join(header))) is not None:
+            raise InvalidInput(f"{path.name} header: {error.message.removeprefix('line 1: ')}")
+        _check_columns(header, f"{path.name} header")
         start = reader.line_num + 1
         for row in reader:
-            if None in row:
+            error = _not_utf8(start, "".join(v for v in row.values() if isinstance(v, str)))
+            if error is not None:
+                yield error
+            elif None in row:
                 yield InvalidInput(f"line {start}: more values than columns")
             elif any(v is not None and v.strip() for v in row.values()):
                 yield ManifestRow(start, {k: _text(v) for k, v in row.items()})

@@ -139,6 +139,30 @@ def test_bad_rows_are_reported_by_line_and_the_rest_imported(tmp_path: Path, db:
     assert "2 created" in err and "4 failed" in err
 
 
+@pytest.mark.parametrize(
+    ("name", "lines"),
+    [
+        (
+            "latin1.csv",
+            [b"sha256,verdict,title", b"a" * 64 + b",edited,ok", b"b" * 64 + b",edited,caf\xe9"],
+        ),
+        (
+            "latin1.jsonl",
+            [b'{"sha256": "' + b"a" * 64 + b'", "verdict": "edited"}', b'{"title": "caf\xe9"}'],
+        ),
+    ],
+)
+def test_a_line_that_is_not_utf8_is_refused_by_number(
+    tmp_path: Path, db: str, name: str, lines: list[bytes]
+) -> None:
+    manifest = tmp_path / name
+    manifest.write_bytes(b"\n".join(lines) + b"\n")
+    code, _, err = run("import", "--db", db, str(manifest))
+    assert code == 2
+    assert f"line {len(lines)}: not UTF-8 text (byte 0xe9)" in err
+    assert "1 created" in err and "1 failed" in err
+
+
 def test_a_manifest_of_several_batches_keeps_its_line_numbers(tmp_path: Path, db: str) -> None:
     total = IMPORT_BATCH * 2 + 500
     rows = [json.dumps({"phash": f"{i:016x}", "verdict": "edited"}) for i in range(total)]
