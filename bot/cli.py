@@ -217,6 +217,27 @@ def export(
 
 
 @app.command()
+def backup(
+    destination: Annotated[
+        Path, typer.Argument(help="A new file for the copy.", show_default=False)
+    ],
+    db: DbOption = None,
+) -> None:
+    """Copy the SQLite database into a new file, safely, even while the bot runs."""
+
+    async def run() -> int:
+        async with await _open(db) as storage:
+            await storage.backup(destination)
+            return await storage.count_known_items()
+
+    try:
+        count = asyncio.run(run())
+    except TiplineError as exc:
+        raise _fail(exc) from exc
+    _err.print(f"backed up to {destination} ({count} known items)", highlight=False)
+
+
+@app.command()
 def run(
     webhook: Annotated[
         bool,

@@ -10,6 +10,7 @@ from abc import abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from checks.matching import Match
 from checks.signals import Fingerprint
@@ -115,6 +116,12 @@ class Storage(TipStorage):
     @abstractmethod
     async def refresh_index(self) -> int:
         """Pick up items other instances added since the last refresh; returns how many."""
+
+    @abstractmethod
+    async def backup(self, destination: Path) -> None:
+        """Copy the whole database, consistent, into the new file ``destination`` while the
+        bot keeps running. SQLite only: a PostgreSQL database is pg_dump's to back up, and
+        saying so (a :class:`checks.errors.StorageError`) beats a half-done copy."""
 
     @abstractmethod
     async def close(self) -> None: ...

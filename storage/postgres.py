@@ -17,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -273,6 +274,12 @@ class PostgresStorage(SqlStorage):
             if not self._closed:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
+
+    async def backup(self, destination: Path) -> None:
+        raise StorageError(
+            "a PostgreSQL database is backed up with its own tools: "
+            f"pg_dump --format=custom --file={destination} '{redact(self._url)}'"
+        )
 
     async def close(self) -> None:
         if self._closed:

@@ -251,6 +251,14 @@ class SqliteStorage(SqlStorage):
                 await self._conn.execute("ROLLBACK")
             raise
 
+    async def backup(self, destination: Path) -> None:
+        if await asyncio.to_thread(destination.exists):
+            raise StorageError(f"{destination} already exists; back up into a new file")
+        with self._boundary(f"back up SQLite database {self.location} to {destination}"):
+            # SQLite's online backup: a consistent copy, WAL included, while others write.
+            async with aiosqlite.connect(destination) as target:
+                await self._conn.backup(target)
+
     async def close(self) -> None:
         if self._closed:
             return

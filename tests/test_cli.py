@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -268,3 +269,34 @@ def test_bombs_and_zeros_fail_fast_in_little_memory(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert elapsed < 10  # interpreter start and imports included
     assert peak_mb < 300
+
+
+def test_backup_copies_the_database_while_it_is_in_use(tmp_path: Path, db: str) -> None:
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    for manifest, start in ((first, 1), (second, 26)):
+        rows = [{"phash": f"{i:016x}", "verdict": "edited"} for i in range(start, start + 25)]
+        manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    assert run("import", "--db", db, str(first))[0] == 0
+    # A reader in the middle of a transaction, as a running bot may be, keeps what is written
+    # next in the write-ahead log: the backup must include it all the same.
+    reader = sqlite3.connect(db)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM known_items").fetchone()
+        assert run("import", "--db", db, str(second))[0] == 0
+        copy = tmp_path / "backup.db"
+        code, _, err = run("backup", "--db", db, str(copy))
+    finally:
+        reader.close()
+    assert code == 0 and "50 known items" in " ".join(err.split())  # however the line wraps
+    code, out, _ = run("export", "--db", str(copy))
+    assert code == 0 and len(json_lines(out)) == 50
+    code, _, err = run("backup", "--db", db, str(copy))
+    assert code == 1 and "already exists" in " ".join(err.split())  # never overwritten
+
+
+@pytest.mark.postgres
+def test_backup_of_postgresql_points_to_pg_dump(postgres_url: str, tmp_path: Path) -> None:
+    code, _, err = run("backup", "--db", postgres_url, str(tmp_path / "b.dump"))
+    assert code == 1 and "pg_dump" in " ".join(err.split())
+    assert not (tmp_path / "b.dump").exists()
