@@ -177,14 +177,17 @@ class TipStatements:
     review_item_ids: str
 
     # -- roles and the audit log --------------------------------------------------------------
-    #: (pseudonym, role, added_by, now)
+    # ``bot``: roles are given per bot; 0 is the bot of roles from before bots were told apart.
+    #: (pseudonym, role, added_by, now, bot)
     set_role: str
-    #: (pseudonym) -> a row if one was deleted
+    #: (pseudonym, bot) -> a row if one was deleted
     remove_role: str
-    #: (pseudonym) -> ``role``
+    #: (pseudonym, bot) -> ``role``
     role_of: str
-    #: () -> moderators in the order they were added
+    #: (bot) -> moderators in the order they were added
     list_roles: str
+    #: (bot) -> ``pseudonym`` per role from bot 0 that is now this bot's
+    adopt_roles: str
     #: (now, actor, action, subject, detail json)
     insert_audit: str
     #: (limit) -> entries, newest first
@@ -435,6 +438,7 @@ class TipRepository(TipStorage):
         if self._bot_scope is not None and self._bot_scope != bot_id:
             raise Conflict(f"this storage already serves bot {self._bot_scope}, not {bot_id}")
         rows = await self._run("adopt earlier tips", self._tips.adopt_tips, bot_id)
+        await self._run("adopt earlier roles", self._tips.adopt_roles, bot_id)
         self._bot_scope = bot_id
         return len(rows)
 
@@ -764,17 +768,24 @@ class TipRepository(TipStorage):
             _word(Role, role).value,
             added_by,
             now,
+            self._role_scope,
         )
 
     async def remove_role(self, pseudonym: str) -> bool:
-        return bool(await self._run("remove a role", self._tips.remove_role, pseudonym))
+        rows = await self._run("remove a role", self._tips.remove_role, pseudonym, self._role_scope)
+        return bool(rows)
 
     async def role_of(self, pseudonym: str) -> Role | None:
-        rows = await self._run("read a role", self._tips.role_of, pseudonym)
+        rows = await self._run("read a role", self._tips.role_of, pseudonym, self._role_scope)
         return Role(rows[0]["role"]) if rows else None
 
     async def list_roles(self) -> list[Moderator]:
-        return [moderator_from_row(r) for r in await self._run("list roles", self._tips.list_roles)]
+        rows = await self._run("list roles", self._tips.list_roles, self._role_scope)
+        return [moderator_from_row(r) for r in rows]
+
+    @property
+    def _role_scope(self) -> int:
+        return self._bot_scope if self._bot_scope is not None else 0
 
     async def audit(
         self,

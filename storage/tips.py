@@ -251,12 +251,14 @@ class TipStorage(ABC):
 
     @abstractmethod
     async def serve_bot(self, bot_id: int) -> int:
-        """From now on list, find, resume and count only the tips that came to this bot.
+        """From now on list, find, resume and count only the tips that came to this bot, and
+        give, read and list the roles of this bot's moderators only.
 
         Newsrooms sharing one database share their known items, not their tips: one bot must
         not resume another's tip (it cannot fetch the file or reach the tipster) nor show it to
-        its moderators. Tips recorded before bots were told apart become this bot's; returns
-        how many. Without this call (the CLI, tests) every bot's tips are visible.
+        its moderators. Tips and roles recorded before bots were told apart become this bot's;
+        returns how many tips. Without this call (the CLI, tests) every bot's tips are visible
+        and roles are those of bot 0.
         """
 
     @abstractmethod

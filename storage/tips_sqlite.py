@@ -173,13 +173,22 @@ WHERE review_id IN (SELECT value FROM json_each(?1))
 """,
     # -- roles and the audit log ----------------------------------------------------------
     set_role="""
-INSERT INTO moderators (pseudonym, role, added_by, added_at) VALUES (?1, ?2, ?3, ?4)
-ON CONFLICT (pseudonym) DO UPDATE SET role = excluded.role, added_by = excluded.added_by
+INSERT INTO moderators (pseudonym, role, added_by, added_at, bot_id)
+VALUES (?1, ?2, ?3, ?4, ?5)
+ON CONFLICT (bot_id, pseudonym) DO UPDATE SET role = excluded.role, added_by = excluded.added_by
 """,
-    remove_role="DELETE FROM moderators WHERE pseudonym = ?1 RETURNING pseudonym",
-    role_of="SELECT role FROM moderators WHERE pseudonym = ?1",
+    remove_role="""
+DELETE FROM moderators WHERE pseudonym = ?1 AND bot_id = ?2 RETURNING pseudonym
+""",
+    role_of="SELECT role FROM moderators WHERE pseudonym = ?1 AND bot_id = ?2",
     list_roles="""
-SELECT pseudonym, role, added_by, added_at FROM moderators ORDER BY added_at, pseudonym
+SELECT pseudonym, role, added_by, added_at FROM moderators WHERE bot_id = ?1
+ORDER BY added_at, pseudonym
+""",
+    adopt_roles="""
+UPDATE moderators SET bot_id = ?1
+WHERE bot_id = 0 AND pseudonym NOT IN (SELECT pseudonym FROM moderators WHERE bot_id = ?1)
+RETURNING pseudonym
 """,
     insert_audit="""
 INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)

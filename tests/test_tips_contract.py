@@ -331,15 +331,32 @@ class TestNewsroomsSharingADatabase:
             (match,) = await other_bot.lookup(mine.items[0].fingerprint)  # type: ignore[arg-type]
             assert match.item_id in given.known_item_ids
 
+    async def test_a_bot_has_its_own_moderators(self, backend: Backend, storage: Storage) -> None:
+        person = "p" * 64  # the same pseudonym at both (newsrooms that share a key)
+        async with second(backend) as other_bot:
+            await storage.serve_bot(111)
+            await other_bot.serve_bot(222)
+            await storage.set_role(person, Role.MODERATOR, added_by=None)
+            assert await storage.role_of(person) is Role.MODERATOR
+            assert await other_bot.role_of(person) is None
+            assert await other_bot.list_roles() == []
+            await other_bot.set_role(person, Role.ADMIN, added_by=None)
+            assert await storage.remove_role(person)
+            assert await other_bot.role_of(person) is Role.ADMIN
+            assert [m.pseudonym for m in await other_bot.list_roles()] == [person]
+
     async def test_tips_from_before_bots_were_told_apart_are_adopted_once(
         self, backend: Backend, storage: Storage
     ) -> None:
         legacy = await new_analysed_tip(storage, fingerprint())  # recorded with no bot
+        await storage.set_role("m" * 64, Role.MODERATOR, added_by=None)
         async with second(backend) as first_bot, second(backend) as later_bot:
             assert await first_bot.serve_bot(111) == 1
             assert await later_bot.serve_bot(222) == 0
             assert (await first_bot.get_submission(legacy.id)) is not None
             assert (await later_bot.get_submission(legacy.id)) is None
+            assert await first_bot.role_of("m" * 64) is Role.MODERATOR
+            assert await later_bot.role_of("m" * 64) is None
             with pytest.raises(Conflict):
                 await first_bot.serve_bot(222)
 
@@ -842,7 +859,7 @@ async def test_an_upgraded_database_knows_which_bot_each_tip_came_to(tmp_path: P
     async with aiosqlite.connect(path) as conn:
         await conn.executescript(
             "DROP INDEX submissions_bot; ALTER TABLE submissions DROP COLUMN bot_id; "
-            "DELETE FROM schema_version WHERE version = 5;"
+            "DELETE FROM schema_version WHERE version >= 5;"
         )
     upgraded = await SqliteStorage.open(path)
     try:

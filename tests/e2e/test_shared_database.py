@@ -254,6 +254,8 @@ async def test_a_verdict_in_one_newsroom_is_known_at_once_to_the_other(
     )
     a.admin.send_command("mod", "add", str(a.moderator.id), chat=a.mods)
     await a.api.wait_for_message(a.mods, "is now a moderator")
+    b.admin.send_command("mods", chat=b.mods)  # newsroom A's moderators are A's alone
+    assert "Moderators: 0" in text_of(await b.api.wait_for_message(b.mods, "Moderators"))
     press = a.moderator.press(review, "Misattributed")
     await a.api.wait_for_callback_answer(press, timeout=CARD_TIMEOUT)
     await a.api.wait_for_message(a.tipster, "has been reviewed", timeout=CARD_TIMEOUT)
