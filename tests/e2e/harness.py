@@ -9,6 +9,7 @@ import io
 import os
 import re
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from bot.app import build_application
+from bot.app import build_application, webhook_options
 from bot.settings import BotSettings
 from bot.workers import thread_analyser
 from handlers.context import SERVICES_KEY
@@ -102,16 +103,26 @@ def identities(world: World) -> list[str]:
     return found
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for a webhook or a proxy)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @asynccontextmanager
 async def running_bot(
     world: World,
     *,
     analyser: Analyser | None = None,
     loopback_links: dict[str, list[str]] | None = None,
+    settings: BotSettings | None = None,
 ) -> AsyncIterator[Any]:
-    """The bot's life cycle as ``run_polling`` drives it, hooks included, with long polling
-    against the fake. The moderator is given the role an admin would give with /mod add."""
-    app = build_application(world.settings, analyser=analyser or thread_analyser())
+    """The bot's life cycle as ``run_polling`` (or ``run_webhook``, when ``settings`` has a
+    webhook URL) drives it, hooks included, against the fake. The moderator is given the role
+    an admin would give with /mod add."""
+    settings = settings or world.settings
+    app = build_application(settings, analyser=analyser or thread_analyser())
     async with app:  # initialize ... shutdown
         assert app.post_init is not None and app.updater is not None
         await app.post_init(app)
@@ -126,7 +137,10 @@ async def running_bot(
         await services.storage.set_role(
             services.identities.pseudonym(world.moderator.id), Role.MODERATOR, None
         )
-        await app.updater.start_polling(timeout=1, poll_interval=0.0)
+        if settings.webhook_url:
+            await app.updater.start_webhook(**webhook_options(settings))
+        else:
+            await app.updater.start_polling(timeout=1, poll_interval=0.0)
         await app.start()
         try:
             yield app
