@@ -8,12 +8,13 @@ moderators' card are each sent once, recorded in the database after they are sen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden
 
-from checks.errors import InvalidInput
+from checks.errors import InvalidInput, TiplineError
 from checks.findings import Severity
 from checks.matching import MatchKind, overall_verdict
 from checks.verdicts import SubmissionStatus, Verdict
@@ -35,9 +36,11 @@ __all__ = ["TELEGRAM_DOWNLOAD_LIMIT", "picture_views", "process_submission", "re
 
 log = logging.getLogger(__name__)
 
-#: Longer than any one tip's processing takes (downloads time out well before): a lease left by
-#: an instance that died expires after this, and another instance resumes the tip.
-LEASE_SECONDS = 300.0
+#: How long a tip stays an instance's after it last said it is still working on it. The lease
+#: is renewed every third of this while the tip is processed, however long that takes, so it
+#: only has to outlast a pause: a lease left by an instance that died expires after this, and
+#: another instance resumes the tip at its next maintenance pass.
+LEASE_SECONDS = 60.0
 #: The Bot API refuses getFile above 20 MB.
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 
@@ -226,6 +229,7 @@ async def process_submission(bot: Bot, services: Services, submission_id: int) -
     if not await storage.take_lease(submission_id, services.instance, LEASE_SECONDS):
         log.debug("submission %d is being processed by another instance", submission_id)
         return
+    heartbeat = asyncio.create_task(_keep_lease(services, submission_id))
     try:
         submission = await storage.get_submission(submission_id)
         if submission is None:
@@ -235,7 +239,27 @@ async def process_submission(bot: Bot, services: Services, submission_id: int) -
         except Exception as exc:
             raise TipProcessingFailed(submission.ticket) from exc
     finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
         await storage.release_lease(submission_id, services.instance)
+
+
+async def _keep_lease(services: Services, submission_id: int) -> None:
+    """Renew the lease while the tip is processed, so a slow download or a long album never
+    lets another instance start on it too (the tipster would get two cards)."""
+    while True:
+        await asyncio.sleep(LEASE_SECONDS / 3)
+        try:
+            kept = await services.storage.take_lease(
+                submission_id, services.instance, LEASE_SECONDS
+            )
+        except TiplineError as exc:  # the database is away: try again next time
+            log.warning("could not renew the lease of submission %d: %s", submission_id, exc)
+            continue
+        if not kept:
+            log.warning("submission %d was taken over by another instance", submission_id)
+            return
 
 
 async def _send_tipster_card(

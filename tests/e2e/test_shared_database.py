@@ -51,7 +51,7 @@ FIRST_UPDATE_ID = 800_000_001
 #: 30 s poll that stands in for a lost NOTIFY; the first card must be right anyway).
 START_TIMEOUT = 30.0
 CARD_TIMEOUT = 15.0
-#: The processing lease in the lease test (300 s in production), and the pause between the
+#: The processing lease in the lease test (60 s in production), and the pause between the
 #: second instance's maintenance passes (30 s in production).
 SHORT_LEASE = 5.0
 SHORT_MAINTENANCE = 0.5
