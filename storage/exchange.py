@@ -29,6 +29,7 @@ from checks.errors import (
 from checks.signals import Fingerprint, Pdq, Phash, Sha256
 from checks.verdicts import Verdict
 from storage.base import KnownItem, KnownItemDraft, Storage, UpsertResult
+from storage.rows import KNOWN_ITEM_CONTENT, known_item_content
 
 __all__ = [
     "EXPORT_FIELDS",
@@ -45,19 +46,7 @@ __all__ = [
 ]
 
 #: Columns of an export, in order; an import reads these plus ``image``.
-EXPORT_FIELDS = (
-    "sha256",
-    "pdq",
-    "pdq_quality",
-    "phash",
-    "verdict",
-    "title",
-    "note",
-    "fact_check_url",
-    "original_date",
-    "original_place",
-    "source",
-)
+EXPORT_FIELDS = KNOWN_ITEM_CONTENT
 IMPORT_FIELDS = frozenset((*EXPORT_FIELDS, "image"))
 EXPORT_FORMATS = ("jsonl", "csv")
 _JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
@@ -258,20 +247,7 @@ def draft_from_row(
 
 
 def export_row(item: KnownItem) -> dict[str, str | int | None]:
-    fp, draft = item.fingerprint, item.draft
-    return {
-        "sha256": fp.sha256,
-        "pdq": fp.pdq,
-        "pdq_quality": fp.pdq_quality,
-        "phash": fp.phash,
-        "verdict": draft.verdict.value,
-        "title": draft.title,
-        "note": draft.note,
-        "fact_check_url": draft.fact_check_url,
-        "original_date": draft.original_date,
-        "original_place": draft.original_place,
-        "source": draft.source,
-    }
+    return dict(zip(EXPORT_FIELDS, known_item_content(item.draft), strict=True))
 
 
 class ExportWriter:

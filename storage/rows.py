@@ -38,6 +38,7 @@ from storage.tips import (
 
 __all__ = [
     "HASH_COLUMNS",
+    "KNOWN_ITEM_CONTENT",
     "KNOWN_ITEM_STATE",
     "RESTORE_PARAMETERS",
     "UPSERT_PARAMETERS",
@@ -49,6 +50,7 @@ __all__ = [
     "encode_json",
     "fingerprint_from_row",
     "item_from_row",
+    "known_item_content",
     "known_item_state",
     "moderator_from_row",
     "normalise_draft",
@@ -63,8 +65,9 @@ __all__ = [
     "utc_now",
 ]
 
-UPSERT_PARAMETERS = (
-    "natural_key",
+#: What a known item says (its hashes, verdict and context), in the order the upsert, the
+#: undo snapshot and the export all use: one list, so a new column is added everywhere at once.
+KNOWN_ITEM_CONTENT = (
     "sha256",
     "pdq",
     "pdq_quality",
@@ -76,9 +79,8 @@ UPSERT_PARAMETERS = (
     "original_date",
     "original_place",
     "source",
-    "recorded_by",
-    "now",
 )
+UPSERT_PARAMETERS = ("natural_key", *KNOWN_ITEM_CONTENT, "recorded_by", "now")
 
 Row = Mapping[str, Any]
 
@@ -144,11 +146,10 @@ def normalise_draft(draft: KnownItemDraft) -> KnownItemDraft:
     )
 
 
-def upsert_parameters(draft: KnownItemDraft, now: object) -> tuple[object, ...]:
-    """The upsert's parameters in :data:`UPSERT_PARAMETERS` order; ``now`` as the dialect wants."""
+def known_item_content(draft: KnownItemDraft) -> tuple[str | int | None, ...]:
+    """A draft's values in :data:`KNOWN_ITEM_CONTENT` order."""
     fp = draft.fingerprint
     return (
-        draft.natural_key,
         fp.sha256,
         fp.pdq,
         fp.pdq_quality,
@@ -160,9 +161,12 @@ def upsert_parameters(draft: KnownItemDraft, now: object) -> tuple[object, ...]:
         draft.original_date,
         draft.original_place,
         draft.source,
-        draft.recorded_by,
-        now,
     )
+
+
+def upsert_parameters(draft: KnownItemDraft, now: object) -> tuple[object, ...]:
+    """The upsert's parameters in :data:`UPSERT_PARAMETERS` order; ``now`` as the dialect wants."""
+    return (draft.natural_key, *known_item_content(draft), draft.recorded_by, now)
 
 
 def item_from_row(row: Row) -> KnownItem:
@@ -354,22 +358,7 @@ def audit_entry_from_row(row: Row) -> AuditEntry:
 
 #: The columns of a known item a review may change, which undoing it puts back. The natural
 #: key, creation time and author never change on an upsert, so they need no saving.
-KNOWN_ITEM_STATE = (
-    "sha256",
-    "pdq",
-    "pdq_quality",
-    "phash",
-    "verdict",
-    "title",
-    "note",
-    "fact_check_url",
-    "original_date",
-    "original_place",
-    "source",
-    "updated_at",
-    "updated_by",
-    "retired_at",
-)
+KNOWN_ITEM_STATE = (*KNOWN_ITEM_CONTENT, "updated_at", "updated_by", "retired_at")
 #: The restore statement's parameters: the item's id, then :data:`KNOWN_ITEM_STATE`.
 RESTORE_PARAMETERS = ("id", *KNOWN_ITEM_STATE)
 _STATE_TIMES = ("updated_at", "retired_at")
