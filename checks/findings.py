@@ -58,6 +58,14 @@ class Severity(StrEnum):
     NOTICE = "notice"
     WARNING = "warning"
 
+    @property
+    def rank(self) -> int:
+        """Where findings of this severity are listed: warnings first."""
+        return _RANK[self]
+
+
+_RANK = {Severity.WARNING: 0, Severity.NOTICE: 1, Severity.INFO: 2}
+
 
 class FindingCode(StrEnum):
     """Every finding code. Values are stored and printed: never rename one."""
@@ -399,9 +407,6 @@ def _damage_finding(metadata: Metadata) -> Finding | None:
     )
 
 
-_ORDER = {Severity.WARNING: 0, Severity.NOTICE: 1, Severity.INFO: 2}
-
-
 def derive_findings(
     metadata: Metadata,
     image: Image.Image,
@@ -431,4 +436,4 @@ def derive_findings(
         _hash_quality_finding(pdq_quality),
         _damage_finding(metadata),
     ]
-    return sorted((f for f in found if f is not None), key=lambda f: _ORDER[f.severity])
+    return sorted((f for f in found if f is not None), key=lambda f: f.severity.rank)

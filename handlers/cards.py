@@ -47,7 +47,6 @@ _VERDICT_WORDS = {
     Verdict.SATIRE: "satire or parody",
     Verdict.INCONCLUSIVE: "checked, but inconclusive",
 }
-_SEVERITY_ORDER = {Severity.WARNING: 0, Severity.NOTICE: 1, Severity.INFO: 2}
 _SEVERITY_MARK = {Severity.WARNING: "⚠️", Severity.NOTICE: "•", Severity.INFO: "·"}
 
 
@@ -147,7 +146,7 @@ def _match_lines(match: KnownMatchView) -> list[str]:
 
 
 def _finding_lines(findings: Sequence[FindingView]) -> list[str]:
-    ordered = sorted(findings, key=lambda f: _SEVERITY_ORDER[f.severity])
+    ordered = sorted(findings, key=lambda f: f.severity.rank)
     return [f"{_SEVERITY_MARK[f.severity]} {escape(f.message)}" for f in ordered]
 
 
