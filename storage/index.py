@@ -273,11 +273,7 @@ class NearDuplicateIndex:
             min_tail=self._min_tail,
             tail_fraction=self._tail_fraction,
         )
-        changed = 0
-        for batch, retired in changes:
-            changed += fresh.add_batch(batch)
-            changed += sum(fresh.remove(item_id) for item_id in retired)
-        return fresh, changed
+        return fresh, fresh.apply(changes)
 
     # -- keeping current --------------------------------------------------------------------
 
@@ -286,6 +282,15 @@ class NearDuplicateIndex:
 
     def __contains__(self, item_id: object) -> bool:
         return isinstance(item_id, int) and self._slot_of(item_id) is not None
+
+    def apply(self, changes: Iterable[tuple[FingerprintBatch, Sequence[int]]]) -> int:
+        """Apply ``changes`` (additions, removed ids) in order; how many items they added,
+        changed or removed."""
+        changed = 0
+        for batch, retired in changes:
+            changed += self.add_batch(batch)
+            changed += sum(self.remove(item_id) for item_id in retired)
+        return changed
 
     def add(self, item_id: int, fingerprint: Fingerprint) -> bool:
         """Add an item, or replace its hashes; False if it was already there unchanged."""
@@ -328,14 +333,8 @@ class NearDuplicateIndex:
         return True
 
     def _slot_of(self, item_id: int) -> int | None:
-        slot = self._tail.get(item_id)
-        if slot is not None:
-            return slot
-        main_ids = self._cols["ids"][: self._built]
-        i = int(np.searchsorted(main_ids, item_id))
-        if i < self._built and main_ids[i] == item_id and self._alive[i]:
-            return i
-        return None
+        slot = int(self._slots_of(np.array([item_id], dtype=np.int64))[0])
+        return None if slot < 0 else slot
 
     def _slots_of(self, ids: np.ndarray) -> np.ndarray:
         """The live slot of each id (-1 where the index does not hold it)."""

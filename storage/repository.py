@@ -209,15 +209,8 @@ class SqlStorage(TipRepository, Storage):
         items = [r.item for r in results if r.created or r.updated]
         if not items:
             return
-        fps = [item.fingerprint for item in items]
         self._index.add_batch(
-            FingerprintBatch.from_columns(
-                [item.id for item in items],
-                [fp.sha256 for fp in fps],
-                [fp.pdq for fp in fps],
-                [fp.pdq_quality for fp in fps],
-                [fp.phash for fp in fps],
-            )
+            FingerprintBatch.from_fingerprints((item.id, item.fingerprint) for item in items)
         )
 
     async def get_known_item(self, item_id: int) -> KnownItem | None:
@@ -279,10 +272,7 @@ class SqlStorage(TipRepository, Storage):
                 # (lookups go on meanwhile; the lock keeps every change waiting) and swapped in.
                 self._index, changed = await asyncio.to_thread(self._index.updated, changes)
             else:
-                changed = 0
-                for batch, retired in changes:
-                    changed += self._index.add_batch(batch)
-                    changed += sum(self._index.remove(item_id) for item_id in retired)
+                changed = self._index.apply(changes)
             self._watermark = mark
         return changed
 
