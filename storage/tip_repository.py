@@ -80,6 +80,18 @@ _Word = TypeVar("_Word", bound=StrEnum)
 _WAITING = (SubmissionStatus.NEW.value, SubmissionStatus.IN_REVIEW.value)
 
 
+#: What :func:`storage.rows.submission_from_row` reads, the same in both dialects; each
+#: dialect adds its own WHERE.
+SUBMISSION_SELECT = """
+SELECT s.id, s.ticket, s.status, s.tipster, s.sealed_chat, s.notify, s.provenance,
+    s.media_group, s.claimed_by, s.note, s.created_at, s.updated_at, s.first_reply_at,
+    s.review_posted_at,
+    (SELECT r.verdict FROM reviews r WHERE r.submission_id = s.id AND r.reverted_at IS NULL
+     ORDER BY r.id DESC LIMIT 1) AS verdict
+FROM submissions s
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class TipStatements:
     """Every statement of the tip flow, in one dialect. Parameters are numbered in the order

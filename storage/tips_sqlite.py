@@ -8,31 +8,23 @@ one JSON array read with ``json_each``.
 
 from __future__ import annotations
 
-from storage.tip_repository import TipStatements
+from storage.tip_repository import SUBMISSION_SELECT, TipStatements
 
 __all__ = ["SQLITE_TIPS"]
 
-_SUBMISSION = """
-SELECT s.id, s.ticket, s.status, s.tipster, s.sealed_chat, s.notify, s.provenance,
-    s.media_group, s.claimed_by, s.note, s.created_at, s.updated_at, s.first_reply_at,
-    s.review_posted_at,
-    (SELECT r.verdict FROM reviews r WHERE r.submission_id = s.id AND r.reverted_at IS NULL
-     ORDER BY r.id DESC LIMIT 1) AS verdict
-FROM submissions s
-"""
-
 SQLITE_TIPS = TipStatements(
     # -- submissions ----------------------------------------------------------------------
-    submission_by_id=_SUBMISSION + "WHERE s.id = ?1 AND (?2 IS NULL OR s.bot_id = ?2)",
-    submission_by_ticket=_SUBMISSION + "WHERE s.ticket = ?1 AND (?2 IS NULL OR s.bot_id = ?2)",
-    submissions_of=_SUBMISSION
+    submission_by_id=SUBMISSION_SELECT + "WHERE s.id = ?1 AND (?2 IS NULL OR s.bot_id = ?2)",
+    submission_by_ticket=SUBMISSION_SELECT
+    + "WHERE s.ticket = ?1 AND (?2 IS NULL OR s.bot_id = ?2)",
+    submissions_of=SUBMISSION_SELECT
     + """WHERE s.tipster = ?1 AND (?3 IS NULL OR s.bot_id = ?3)
 ORDER BY s.created_at DESC, s.id DESC LIMIT ?2""",
-    unfinished=_SUBMISSION
+    unfinished=SUBMISSION_SELECT
     + """WHERE (?1 IS NULL OR s.bot_id = ?1) AND (s.first_reply_at IS NULL
 OR (s.review_posted_at IS NULL AND s.status IN ('new', 'in_review')))
 ORDER BY s.created_at, s.id""",
-    review_queue=_SUBMISSION  # noqa: S608 - constants joined, no input in the text
+    review_queue=SUBMISSION_SELECT  # noqa: S608 - constants joined, no input in the text
     + """WHERE s.status IN (?1, ?2) AND (?4 IS NULL OR s.bot_id = ?4)
 AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.submission_id = s.id AND r.reverted_at IS NULL)
 ORDER BY s.created_at, s.id LIMIT ?3
