@@ -20,7 +20,7 @@ import itertools
 import json
 import random
 import resource
-import secrets
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -43,6 +43,11 @@ from storage.exchange import (
     import_manifest,
     read_manifest,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the throwaway PostgreSQL schema lives in the test suite
+
+from tests.storage_backends import fresh_schema  # noqa: E402
 
 #: Upper bound on --rows: a larger run belongs to a dedicated machine, not to this script.
 MAX_ROWS = 2_000_000
@@ -123,20 +128,6 @@ async def timed(storage: Storage, importer: Importer, path: Path, rows: int) -> 
     }
 
 
-@asynccontextmanager
-async def scratch_schema(url: str) -> AsyncIterator[str]:
-    """A new empty schema; yields a URL whose search_path points at it. Dropped at the end."""
-    schema = f"tipline_bench_{secrets.token_hex(6)}"
-    conn = await asyncpg.connect(url, timeout=5)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-        separator = "&" if "?" in url else "?"
-        yield f"{url}{separator}search_path={schema}"
-    finally:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await conn.close()
-
-
 async def postgres_problem(url: str) -> str | None:
     try:
         conn = await asyncpg.connect(url, timeout=5)
@@ -199,7 +190,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         result["postgres"] = {"skipped": f"not reachable at {args.postgres} ({problem})"}
     else:
         result["postgres"] = await bench_backend(
-            lambda: scratch_schema(args.postgres), full, subset, args
+            lambda: fresh_schema(args.postgres, prefix="tipline_bench_"), full, subset, args
         )
     result["peak_rss_megabytes"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1

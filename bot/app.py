@@ -183,7 +183,8 @@ async def _resume(app: TiplineApp, services: Services) -> int:
 
 
 async def _maintenance(app: TiplineApp, services: Services) -> None:
-    last_sweep = asyncio.get_running_loop().time()
+    loop = asyncio.get_running_loop()
+    last_sweep = loop.time()
     while True:
         await asyncio.sleep(MAINTENANCE_INTERVAL)
         try:
@@ -199,8 +200,8 @@ async def _maintenance(app: TiplineApp, services: Services) -> None:
                     purged.chats_dropped,
                     len(purged.media_paths),
                 )
-            if asyncio.get_running_loop().time() - last_sweep >= MEDIA_SWEEP_INTERVAL:
-                last_sweep = asyncio.get_running_loop().time()
+            if loop.time() - last_sweep >= MEDIA_SWEEP_INTERVAL:
+                last_sweep = loop.time()
                 swept = await sweep_unreferenced(
                     services.media, services.storage, MEDIA_SWEEP_GRACE
                 )

@@ -40,6 +40,11 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def one_line(text: str) -> str:
+    """The console's output with its line wrapping undone."""
+    return " ".join(text.split())
+
+
 def json_lines(stdout: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
@@ -288,15 +293,15 @@ def test_backup_copies_the_database_while_it_is_in_use(tmp_path: Path, db: str) 
         code, _, err = run("backup", "--db", db, str(copy))
     finally:
         reader.close()
-    assert code == 0 and "50 known items" in " ".join(err.split())  # however the line wraps
+    assert code == 0 and "50 known items" in one_line(err)
     code, out, _ = run("export", "--db", str(copy))
     assert code == 0 and len(json_lines(out)) == 50
     code, _, err = run("backup", "--db", db, str(copy))
-    assert code == 1 and "already exists" in " ".join(err.split())  # never overwritten
+    assert code == 1 and "already exists" in one_line(err)  # never overwritten
 
 
 @pytest.mark.postgres
 def test_backup_of_postgresql_points_to_pg_dump(postgres_url: str, tmp_path: Path) -> None:
     code, _, err = run("backup", "--db", postgres_url, str(tmp_path / "b.dump"))
-    assert code == 1 and "pg_dump" in " ".join(err.split())
+    assert code == 1 and "pg_dump" in one_line(err)
     assert not (tmp_path / "b.dump").exists()

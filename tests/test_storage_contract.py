@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -43,27 +42,16 @@ from storage import (
 from storage.exchange import import_manifest
 from storage.migrate import Migration, load_migrations
 from tests.storage_backends import (
+    flip,
     fresh_schema,
     postgres_execute,
+    rand_hex,
     sqlite_execute,
 )
-
-RNG = random.Random(20240601)
 
 
 def _no_pictures(data: bytes) -> Fingerprint:
     raise AssertionError("these manifests name no pictures")
-
-
-def rand_hex(bits: int) -> str:
-    return format(RNG.getrandbits(bits), f"0{bits // 4}x")
-
-
-def flip(value: str, count: int) -> str:
-    number = int(value, 16)
-    for bit in RNG.sample(range(len(value) * 4), count):
-        number ^= 1 << bit
-    return format(number, f"0{len(value)}x")
 
 
 def fingerprint(quality: int | None = 90, *, sha: bool = True) -> Fingerprint:

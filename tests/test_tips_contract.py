@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import itertools
 import math
-import random
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -39,25 +38,16 @@ from storage.tips import (
     normalise_ticket,
 )
 from tests.storage_backends import (
+    RNG,
+    flip,
     fresh_schema,
     postgres_execute,
+    rand_hex,
     sqlite_execute,
 )
 
-RNG = random.Random(20240715)
 _TICKET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 _UPDATES = itertools.count(1_000)
-
-
-def rand_hex(bits: int) -> str:
-    return format(RNG.getrandbits(bits), f"0{bits // 4}x")
-
-
-def flip(value: str, count: int) -> str:
-    number = int(value, 16)
-    for bit in RNG.sample(range(len(value) * 4), count):
-        number ^= 1 << bit
-    return format(number, f"0{len(value)}x")
 
 
 def fingerprint() -> Fingerprint:
