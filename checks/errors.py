@@ -1,24 +1,31 @@
-"""Tipline's one exception tree.
+"""Tipline's one exception tree, drawn here whole; each error lives beside the code that raises it.
 
 Callers catch these, never a library's own exceptions: foreign errors are translated where they
 enter (``raise CorruptImage(...) from exc``). Every error carries a stable ``code`` that scripts
 and the bot's cards rely on, and a message written for the person who sent the input.
 
-    TiplineError
-    ├── InvalidInput             the input itself is unusable; nothing else is wrong
-    │   ├── UnsupportedFormat    not a picture format we read
-    │   ├── FileTooLarge         more bytes than the configured limit
-    │   ├── ImageTooLarge        more pixels than the limit (decompression bombs land here)
-    │   ├── CorruptImage         a picture format, but it does not decode
-    │   ├── InvalidHash          a hash string of the wrong length or alphabet
-    │   └── UnreadableFile       the file named cannot be read (missing, a folder, no access)
-    ├── CheckError               analysis failed for a reason that is not the input's fault
-    ├── StorageError             the database refused or could not be reached
-    │   ├── StorageUnavailable   cannot connect or open
-    │   ├── MigrationError       the schema is newer than this code, or a migration failed
-    │   ├── NotFound             the row asked for does not exist
-    │   └── Conflict             the change collides with one made first (e.g. two verdicts)
-    └── ConfigError              a setting is missing or malformed
+    TiplineError                      checks.errors
+    ├── InvalidInput                  the input itself is unusable; nothing else is wrong
+    │   ├── UnsupportedFormat         not a picture format we read
+    │   ├── FileTooLarge              more bytes than the configured limit
+    │   ├── ImageTooLarge             more pixels than the limit (decompression bombs land here)
+    │   ├── CorruptImage              a picture format, but it does not decode
+    │   ├── InvalidHash               a hash string of the wrong length or alphabet
+    │   ├── UnreadableFile            the file named cannot be read (missing, a folder, no access)
+    │   └── LinkFetchError            handlers.linkfetch: a link's picture cannot be had
+    │       ├── LinkInvalid, LinkSchemeRefused, LinkAddressRefused, LinkTimeout,
+    │       │   LinkUnreachable, LinkHttpError, LinkTooManyRedirects
+    │       ├── LinkTooLarge          (also a FileTooLarge)
+    │       └── LinkNotImage          (also an UnsupportedFormat)
+    ├── CheckError                    analysis failed for a reason that is not the input's fault
+    ├── StorageError                  storage.errors: the database refused or could not be reached
+    │   ├── StorageUnavailable        cannot connect or open
+    │   ├── MigrationError            the schema is newer than this code, or a migration failed
+    │   ├── NotFound                  the row asked for does not exist
+    │   └── Conflict                  the change collides with one made first (e.g. two verdicts)
+    ├── TipProcessingFailed           handlers.tipflow: a tip stopped midway (cause chained); it is
+    │                                 saved and the next maintenance pass resumes it
+    └── ConfigError                   a setting is missing or malformed
 """
 
 from __future__ import annotations
@@ -26,16 +33,11 @@ from __future__ import annotations
 __all__ = [
     "CheckError",
     "ConfigError",
-    "Conflict",
     "CorruptImage",
     "FileTooLarge",
     "ImageTooLarge",
     "InvalidHash",
     "InvalidInput",
-    "MigrationError",
-    "NotFound",
-    "StorageError",
-    "StorageUnavailable",
     "TiplineError",
     "UnreadableFile",
     "UnsupportedFormat",
@@ -86,26 +88,6 @@ class UnreadableFile(InvalidInput):
 
 class CheckError(TiplineError):
     code = "check_failed"
-
-
-class StorageError(TiplineError):
-    code = "storage_error"
-
-
-class StorageUnavailable(StorageError):
-    code = "storage_unavailable"
-
-
-class MigrationError(StorageError):
-    code = "migration_error"
-
-
-class NotFound(StorageError):
-    code = "not_found"
-
-
-class Conflict(StorageError):
-    code = "conflict"
 
 
 class ConfigError(TiplineError):

@@ -1,25 +1,24 @@
-"""Matching rules: which candidate hashes count as the same picture, and the resulting verdict.
+"""Matching rules: which candidate hashes count as the same picture, and how sure that is.
 
 The near-duplicate index (in ``storage/``) finds candidates cheaply; these rules decide. Keeping
-the decision here means one definition of "a match" whatever backend or index served it.
+the decision here means one definition of "a match", and one of "how sure", whatever backend
+or index served it and whichever surface (tipster card, review card, terminal, JSON) shows it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
-
-from checks.signals import Fingerprint, Pdq, Phash
+from checks.signals import Pdq, Phash
 from checks.verdicts import Verdict
 
 __all__ = [
     "Candidate",
-    "KnownItemLookup",
+    "Confidence",
     "Match",
     "MatchKind",
     "accept",
-    "overall_verdict",
+    "confidence_of",
     "rank_key",
 ]
 
@@ -28,6 +27,23 @@ class MatchKind(StrEnum):
     EXACT = "exact"
     NEAR = "near"
     MIRRORED = "mirrored"
+
+
+class Confidence(StrEnum):
+    """How sure Tipline is that a picture is a known one. Only ``certain`` lets a tipster be
+    told "known"; ``similar`` goes to a human; ``none`` means nothing known is near."""
+
+    CERTAIN = "certain"
+    SIMILAR = "similar"
+    NONE = "none"
+
+    @property
+    def rank(self) -> int:
+        """Surer first."""
+        return _CONFIDENCE_RANK[self]
+
+
+_CONFIDENCE_RANK = {Confidence.CERTAIN: 0, Confidence.SIMILAR: 1, Confidence.NONE: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +72,17 @@ class Match:
     distance: int
     verdict: Verdict
     title: str
+    #: What the newsroom recorded with the verdict, for the cards.
+    fact_check_url: str | None = None
+    original_date: str | None = None
+    original_place: str | None = None
+
+    @property
+    def confidence(self) -> Confidence:
+        return confidence_of(self)
 
     def as_dict(self) -> dict[str, object]:
+        """One entry of ``matches`` in ``tipline check --json`` (and in a stored tip)."""
         return {
             "item_id": self.item_id,
             "verdict": self.verdict.value,
@@ -65,13 +90,45 @@ class Match:
             "kind": self.kind.value,
             "signal": self.signal,
             "distance": self.distance,
+            "confidence": self.confidence.value,
+            "fact_check_url": self.fact_check_url,
+            "original_date": self.original_date,
+            "original_place": self.original_place,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Match:
+        """The inverse of :meth:`as_dict` (``confidence`` is decided again, never read)."""
+        return cls(
+            item_id=int(str(data["item_id"])),
+            kind=MatchKind(data["kind"]),
+            signal=str(data["signal"]),
+            distance=int(str(data["distance"])),
+            verdict=Verdict(data["verdict"]),
+            title=str(data.get("title") or ""),
+            fact_check_url=_text_or_none(data.get("fact_check_url")),
+            original_date=_text_or_none(data.get("original_date")),
+            original_place=_text_or_none(data.get("original_place")),
+        )
 
-class KnownItemLookup(Protocol):
-    """What the checks need from the database: known items near a fingerprint."""
 
-    async def lookup(self, query: Fingerprint) -> list[Match]: ...
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def confidence_of(match: Match) -> Confidence:
+    """The one decision of how sure a match is.
+
+    ``certain``: the identical file, or PDQ within Meta's threshold at usable quality on both
+    sides (:func:`accept` only lets PDQ decide then). ``similar``: pHash alone (PDQ could not
+    vouch for the picture) or a mirrored copy, whose hash is an approximation of the mirrored
+    picture's (18-36 bits off, measured), so a person confirms it.
+    """
+    if match.kind is MatchKind.EXACT:
+        return Confidence.CERTAIN
+    if match.kind is MatchKind.NEAR and match.signal == "pdq":
+        return Confidence.CERTAIN
+    return Confidence.SIMILAR
 
 
 def accept(candidate: Candidate, query_pdq_quality: int | None) -> tuple[str, int] | None:
@@ -98,15 +155,8 @@ def accept(candidate: Candidate, query_pdq_quality: int | None) -> tuple[str, in
     return None
 
 
-def rank_key(match: Match) -> tuple[int, float]:
-    """Exact first, then direct near copies, then mirrored; closer first within each."""
+def rank_key(match: Match) -> tuple[int, int, float]:
+    """Surer first; then exact, direct near copies, mirrored; closer first within each."""
     order = {MatchKind.EXACT: 0, MatchKind.NEAR: 1, MatchKind.MIRRORED: 2}[match.kind]
     bits = Pdq.bits if match.signal == "pdq" else Phash.bits if match.signal == "phash" else 1
-    return (order, match.distance / bits)
-
-
-def overall_verdict(matches: list[Match]) -> str:
-    """The best match's verdict, or ``new`` when nothing known matched."""
-    if not matches:
-        return "new"
-    return min(matches, key=rank_key).verdict.value
+    return (match.confidence.rank, order, match.distance / bits)

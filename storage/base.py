@@ -1,5 +1,8 @@
 """The one storage interface. SQLite and PostgreSQL implement it; one contract suite tests both.
 
+:class:`Storage` is the union of small protocols, so a part of the bot can ask for only
+what it uses: :class:`KnownItems` here, and the tip flow's in :mod:`storage.tips`.
+
 Frozen dataclasses go in and come out; no backend type leaks past this module's callers, and
 every driver exception is translated into :mod:`checks.errors` where it enters.
 """
@@ -11,13 +14,14 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from checks.matching import Match
 from checks.signals import Fingerprint
 from checks.verdicts import Verdict
 from storage.tips import TipStorage
 
-__all__ = ["KnownItem", "KnownItemDraft", "Storage", "UpsertResult"]
+__all__ = ["KnownItem", "KnownItemDraft", "KnownItems", "Storage", "UpsertResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +84,8 @@ class UpsertResult:
     updated: bool
 
 
-class Storage(TipStorage):
-    """A Tipline database. Open with :func:`storage.open_storage`; close with :meth:`close`.
-
-    Known items are declared here; the bot's tips, reviews, roles and audit log come from
-    :class:`storage.tips.TipStorage`, which every backend implements too.
-    """
+class KnownItems(Protocol):
+    """The shared database of known items: written by imports and verdicts, read by lookups."""
 
     @abstractmethod
     async def upsert_known_item(self, draft: KnownItemDraft) -> UpsertResult:
@@ -117,11 +117,19 @@ class Storage(TipStorage):
     async def refresh_index(self) -> int:
         """Pick up items other instances added since the last refresh; returns how many."""
 
+
+class Storage(KnownItems, TipStorage):
+    """A Tipline database. Open with :func:`storage.open_storage`; close with :meth:`close`.
+
+    The known items, and the bot's tips, reviews, roles and audit log
+    (:class:`storage.tips.TipStorage`), in one object every backend implements.
+    """
+
     @abstractmethod
     async def backup(self, destination: Path) -> None:
         """Copy the whole database, consistent, into the new file ``destination`` while the
         bot keeps running. SQLite only: a PostgreSQL database is pg_dump's to back up, and
-        saying so (a :class:`checks.errors.StorageError`) beats a half-done copy."""
+        saying so (a :class:`storage.errors.StorageError`) beats a half-done copy."""
 
     @abstractmethod
     async def close(self) -> None: ...

@@ -18,17 +18,11 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from checks.errors import (
-    Conflict,
-    InvalidInput,
-    StorageError,
-    StorageUnavailable,
-    TiplineError,
-    UnreadableFile,
-)
+from checks.errors import InvalidInput, TiplineError, UnreadableFile
 from checks.signals import Fingerprint, Pdq, Phash, Sha256
 from checks.verdicts import Verdict
 from storage.base import KnownItem, KnownItemDraft, Storage, UpsertResult
+from storage.errors import Conflict, StorageError, StorageUnavailable
 from storage.rows import KNOWN_ITEM_CONTENT, known_item_content
 
 __all__ = [

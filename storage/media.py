@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from checks.errors import StorageError
+from storage.errors import StorageError
 from storage.tips import TipStorage
 
 __all__ = ["MediaStore", "sweep_unreferenced"]

@@ -2,7 +2,8 @@
 
 ``storage/migrations/<dialect>/NNNN_name.sql``, numbered from 1 without gaps. The database
 records each applied version in ``schema_version``. Each backend runs the pending ones inside
-one transaction under its own lock; the decision of what is pending lives here, once.
+one transaction under its own lock; the decision of what is pending, and the statements
+that keep ``schema_version``, live here, once.
 """
 
 from __future__ import annotations
@@ -12,11 +13,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-from checks.errors import MigrationError
+from storage.errors import MigrationError
 
-__all__ = ["Migration", "load_migrations", "pending_migrations"]
+__all__ = ["Migration", "VersionStatements", "load_migrations", "pending_migrations"]
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class VersionStatements:
+    """What keeps track of the applied versions; the defaults are templates that
+    :meth:`storage.dialect.Dialect.render_all` renders."""
+
+    #: () -> creates the table if it is missing
+    create: str = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    applied_at  {timestamp} NOT NULL
+){strict}
+"""
+    #: () -> the version the database is at (0: none applied)
+    current: str = "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+    #: (version, name, applied_at)
+    record: str = "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)"
 
 
 @dataclass(frozen=True, slots=True)

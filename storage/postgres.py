@@ -1,9 +1,9 @@
 """PostgreSQL backend (asyncpg): the shared database for several instances or newsrooms.
 
-Only the dialect lives here: the pool, the migration runner's lock, the handful of queries
-:class:`storage.repository.SqlStorage` asks for, transactions (one pooled connection each, at
-READ COMMITTED; the tip flow's statements, in :mod:`storage.tips_postgres`, take the locks
-they need), and a listener that refreshes the index when another instance changes a known
+Only the dialect lives here: the pool, the migration runner's lock, the statements rendered
+in PostgreSQL's dialect (which take the locks they need) and the few that are PostgreSQL's
+own (the batch upsert, the watermark), transactions (one pooled connection each, at READ
+COMMITTED), and a listener that refreshes the index when another instance changes a known
 item (LISTEN/NOTIFY, fed by a trigger in the schema).
 
 Put ``?search_path=name`` on the URL to keep Tipline in its own schema (asyncpg passes unknown
@@ -23,11 +23,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from checks.errors import Conflict, MigrationError, StorageError, StorageUnavailable
-from storage.migrate import Migration, load_migrations, pending_migrations
+from storage.clock import Clock, system_clock
+from storage.dialect import POSTGRES
+from storage.errors import Conflict, MigrationError, StorageError, StorageUnavailable
+from storage.known_item_sql import KnownItemStatements, batch_upsert
+from storage.migrate import Migration, VersionStatements, load_migrations, pending_migrations
 from storage.repository import SqlStorage
-from storage.rows import Executor, Row, utc_now
-from storage.tips_postgres import POSTGRES_TIPS
+from storage.rows import UPSERT_PARAMETERS, Executor, Row
+from storage.tip_sql import TipStatements
 
 __all__ = ["PostgresStorage"]
 
@@ -36,98 +39,23 @@ logger = logging.getLogger(__name__)
 #: The channel the known_items trigger notifies; the payload is the table's schema.
 CHANNEL = "tipline_known_items"
 
-_SCHEMA_VERSION = """
-CREATE TABLE IF NOT EXISTS schema_version (
-    version     INTEGER PRIMARY KEY,
-    name        TEXT NOT NULL,
-    applied_at  TIMESTAMPTZ NOT NULL
-)
-"""
 # One migrator per schema at a time; the others wait, then find nothing to do.
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('tipline.migrate.' || current_schema()))"
-_CURRENT_VERSION = "SELECT COALESCE(MAX(version), 0) FROM schema_version"
-_RECORD_VERSION = "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)"
+_VERSIONS = POSTGRES.render_all(VersionStatements)
 _CURRENT_SCHEMA = "SELECT current_schema()"
 
-# Parameters in storage.rows.UPSERT_PARAMETERS order. An existing row is rewritten with the
-# same values when nothing changed, and its updated_at and updated_by move only if the content
-# did (or it was retired: an upsert revives it). The schema's default and trigger keep
-# ``revision``.
-_INSERT = """
-INSERT INTO known_items AS k (
-    natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
-    original_date, original_place, source, created_by, updated_by, created_at, updated_at)
-"""
-_ON_CONFLICT = """
-ON CONFLICT (natural_key) DO UPDATE SET
-    sha256 = EXCLUDED.sha256,
-    pdq = EXCLUDED.pdq,
-    pdq_quality = EXCLUDED.pdq_quality,
-    phash = EXCLUDED.phash,
-    verdict = EXCLUDED.verdict,
-    title = EXCLUDED.title,
-    note = EXCLUDED.note,
-    fact_check_url = EXCLUDED.fact_check_url,
-    original_date = EXCLUDED.original_date,
-    original_place = EXCLUDED.original_place,
-    source = EXCLUDED.source,
-    retired_at = NULL,
-    (updated_at, updated_by) = (
-        SELECT CASE WHEN changed THEN EXCLUDED.updated_at ELSE k.updated_at END,
-               CASE WHEN changed THEN EXCLUDED.updated_by ELSE k.updated_by END
-        FROM (SELECT (k.sha256, k.pdq, k.pdq_quality, k.phash, k.verdict, k.title, k.note,
-                      k.fact_check_url, k.original_date, k.original_place, k.source,
-                      k.retired_at)
-                  IS DISTINCT FROM
-                     (EXCLUDED.sha256, EXCLUDED.pdq, EXCLUDED.pdq_quality, EXCLUDED.phash,
-                      EXCLUDED.verdict, EXCLUDED.title, EXCLUDED.note, EXCLUDED.fact_check_url,
-                      EXCLUDED.original_date, EXCLUDED.original_place, EXCLUDED.source,
-                      NULL::timestamptz)
-                  AS changed) AS c)
-RETURNING id, natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note,
-    fact_check_url, original_date, original_place, source, created_at, updated_at, created_by,
-    updated_by
-"""
-_UPSERT = (
-    _INSERT
-    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $14)"
-    + _ON_CONFLICT
+# The batch upsert: one array per parameter, unnested side by side and inserted in order, so
+# a batch is one statement and one round trip.
+_ARRAY_TYPES = {"pdq_quality": "smallint", "now": "timestamptz"}
+_ARRAYS = ", ".join(
+    f"${n}::{_ARRAY_TYPES.get(name, 'text')}[]" for n, name in enumerate(UPSERT_PARAMETERS, 1)
 )
-# The same for many rows: one array per parameter, unnested side by side and inserted in
-# order, so a batch is one statement and one round trip.
-_UPSERT_MANY = (
-    _INSERT
-    + """SELECT natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note,
-    fact_check_url, original_date, original_place, source, recorded_by, recorded_by, now, now
-FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[],
-            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-            $13::text[], $14::timestamptz[])
-    WITH ORDINALITY AS d (natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note,
-        fact_check_url, original_date, original_place, source, recorded_by, now, position)
-ORDER BY position"""
-    + _ON_CONFLICT
+_UPSERT_MANY = POSTGRES.render(
+    batch_upsert(
+        f"unnest({_ARRAYS}) WITH ORDINALITY AS d ({', '.join(UPSERT_PARAMETERS)}, position)"
+        " ORDER BY position"
+    )
 )
-_ITEM = """
-SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
-    original_date, original_place, source, created_at, updated_at, created_by, updated_by
-FROM known_items WHERE id = $1 AND retired_at IS NULL
-"""
-_ITEM_PAGE = """
-SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
-    original_date, original_place, source, created_at, updated_at, created_by, updated_by
-FROM known_items WHERE id > $1 AND retired_at IS NULL ORDER BY id LIMIT $2
-"""
-_HASH_PAGE = """
-SELECT id, sha256, pdq, pdq_quality, phash, revision, retired_at IS NOT NULL AS retired
-FROM known_items WHERE (revision, id) > ($1, $2) ORDER BY revision, id LIMIT $3
-"""
-_LABELS = """
-SELECT id, verdict, title FROM known_items WHERE id = ANY($1::bigint[]) AND retired_at IS NULL
-"""
-_COUNT = "SELECT count(*) FROM known_items WHERE retired_at IS NULL"
-# Every transaction older than the oldest one still running has finished: whatever it wrote
-# is visible now, and anything not yet visible will carry a revision at or above this.
-_NEXT_WATERMARK = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 _OUTAGES: tuple[type[Exception], ...] = (
     OSError,
@@ -158,12 +86,22 @@ def redact(url: str) -> str:
 class PostgresStorage(SqlStorage):
     """Tipline's database in PostgreSQL. Open with :meth:`open`."""
 
-    _tips = POSTGRES_TIPS
+    _tips = POSTGRES.render_all(TipStatements)
+    _known = POSTGRES.render_all(KnownItemStatements)
+    # Every transaction older than the oldest one still running has finished: whatever it
+    # wrote is visible now, and anything not yet visible will carry a revision at or above this.
+    _next_watermark = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
     def __init__(
-        self, pool: asyncpg.Pool, url: str, *, connect_timeout: float, poll_interval: float
+        self,
+        pool: asyncpg.Pool,
+        url: str,
+        *,
+        clock: Clock,
+        connect_timeout: float,
+        poll_interval: float,
     ) -> None:
-        super().__init__()
+        super().__init__(clock)
         self._pool = pool
         self._url = url
         self._connect_timeout = connect_timeout
@@ -176,6 +114,7 @@ class PostgresStorage(SqlStorage):
         cls,
         url: str,
         *,
+        clock: Clock = system_clock,
         migrations: Sequence[Migration] | None = None,
         listen: bool = True,
         connect_timeout: float = 10.0,
@@ -183,6 +122,7 @@ class PostgresStorage(SqlStorage):
     ) -> PostgresStorage:
         """Connect, migrate, load the index, and (``listen``) follow other instances' changes.
 
+        ``clock`` is where every timestamp comes from (tests move it by hand).
         ``poll_interval`` is the fallback refresh period should a notification be lost.
         ``migrations`` replaces the shipped ones (tests use it to play a newer release).
         """
@@ -195,7 +135,13 @@ class PostgresStorage(SqlStorage):
             raise StorageUnavailable(
                 f"cannot connect to PostgreSQL at {where}: {type(exc).__name__}: {exc}"
             ) from exc
-        storage = cls(pool, url, connect_timeout=connect_timeout, poll_interval=poll_interval)
+        storage = cls(
+            pool,
+            url,
+            clock=clock,
+            connect_timeout=connect_timeout,
+            poll_interval=poll_interval,
+        )
         try:
             with storage._boundary(f"connect to PostgreSQL at {where}", StorageUnavailable):
                 storage._schema = await pool.fetchval(_CURRENT_SCHEMA)
@@ -222,14 +168,14 @@ class PostgresStorage(SqlStorage):
         with self._boundary("migrate the schema", MigrationError):
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.execute(_LOCK)
-                await conn.execute(_SCHEMA_VERSION)
-                current = await conn.fetchval(_CURRENT_VERSION)
+                await conn.execute(_VERSIONS.create)
+                current = await conn.fetchval(_VERSIONS.current)
                 for migration in pending_migrations(current, migrations):
                     action = f"apply migration {migration.version} ({migration.name})"
                     with self._boundary(action, MigrationError):
                         await conn.execute(migration.sql)
                         await conn.execute(
-                            _RECORD_VERSION, migration.version, migration.name, utc_now()
+                            _VERSIONS.record, migration.version, migration.name, self._stamp()
                         )
 
     async def _follow(self) -> None:
@@ -306,31 +252,13 @@ class PostgresStorage(SqlStorage):
         async with self._pool.acquire() as conn, conn.transaction():
             yield conn
 
-    async def _upsert_row(self, db: Executor, parameters: tuple[object, ...]) -> Row:
-        return (await db.fetch(_UPSERT, *parameters))[0]
-
     async def _upsert_rows(
         self, db: Executor, parameters: Sequence[tuple[object, ...]]
     ) -> Sequence[Row]:
         return await db.fetch(_UPSERT_MANY, *map(list, zip(*parameters, strict=True)))
 
-    async def _item_row(self, item_id: int) -> Row | None:
-        return await self._pool.fetchrow(_ITEM, item_id)
-
-    async def _item_page(self, after_id: int, limit: int) -> Sequence[Row]:
-        return await self._pool.fetch(_ITEM_PAGE, after_id, limit)
-
     async def _hash_page(self, after: tuple[int, int], limit: int) -> Sequence[Row]:
-        return await self._pool.fetch(_HASH_PAGE, *after, limit)
-
-    async def _labels(self, item_ids: list[int]) -> Sequence[Row]:
-        return await self._pool.fetch(_LABELS, item_ids)
-
-    async def _count(self) -> int:
-        return await self._pool.fetchval(_COUNT)
-
-    async def _next_watermark(self) -> int:
-        return await self._pool.fetchval(_NEXT_WATERMARK)
+        return await self._pool.fetch(self._known.hash_page, *after, limit)
 
     def _encode_time(self, moment: datetime) -> Any:
         return moment

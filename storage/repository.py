@@ -1,12 +1,11 @@
-"""The flow both SQL backends share; each backend supplies only its dialect and its driver.
+"""The known items over SQL, and :class:`SqlStorage`: every part of the storage in one class.
 
-A backend implements a handful of small queries (the ``_``-prefixed abstract methods), its
-connections and transactions, and says which of its driver's exceptions mean "unavailable" or
-"conflict". Everything else is written once here: validating drafts, telling created from
-updated, keeping the near-duplicate index (load at start, refresh by watermark, add on
-upsert), lookups, paging, and translating driver errors into :mod:`checks.errors` at the
-boundary. The bot's half of the interface (tips, reviews, roles, audit) is written once too,
-in :class:`storage.tip_repository.TipRepository`, mixed in here.
+A backend supplies its connections, transactions, the statements of its dialect and the few
+queries that really differ (the batch upsert, the index's hash pages, the watermark), and
+says which of its driver's exceptions mean "unavailable" or "conflict". Everything else is
+written once: here for the known items (validating drafts, telling created from updated,
+keeping the near-duplicate index: load at start, refresh by watermark, add on upsert,
+lookups, paging), and in the tip flow's parts for the rest.
 """
 
 from __future__ import annotations
@@ -14,15 +13,18 @@ from __future__ import annotations
 import asyncio
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import ClassVar
 
-from checks.errors import Conflict, StorageError, StorageUnavailable, TiplineError
 from checks.matching import Match, MatchKind, accept, rank_key
 from checks.signals import Fingerprint
 from checks.verdicts import Verdict
 from storage.base import KnownItem, KnownItemDraft, Storage, UpsertResult
+from storage.clock import Clock
 from storage.index import FingerprintBatch, NearDuplicateIndex
+from storage.moderation import ModerationRepository
+from storage.retention import RetentionRepository
+from storage.reviews import ReviewRepository
 from storage.rows import (
     HASH_COLUMNS,
     Executor,
@@ -31,17 +33,14 @@ from storage.rows import (
     item_from_row,
     normalise_draft,
     upsert_parameters,
-    utc_now,
 )
-from storage.tip_repository import TipRepository
+from storage.submissions import SubmissionRepository
 
 __all__ = ["SqlStorage"]
 
 #: Changed rows from which a refresh builds the new index on a thread rather than updating it
 #: in place on the event loop: enough to need a rebuild, which costs ~0.7 s at 1M items.
 _REFRESH_ON_A_THREAD = 8192
-#: The least step between the timestamps of two statements of one batch.
-_TICK = timedelta(microseconds=1)
 
 
 def _upsert_result(row: Row, now: datetime) -> UpsertResult:
@@ -70,89 +69,38 @@ def _distinct_runs(drafts: Sequence[KnownItemDraft]) -> Iterator[list[KnownItemD
         yield run
 
 
-class SqlStorage(TipRepository, Storage):
-    """A :class:`Storage` over SQL; subclasses provide the dialect.
-
-    Besides the queries below, a dialect provides what :class:`TipRepository` declares: its
-    tip statements (``_tips``), ``_transaction()``, ``_connection()``, ``_encode_time`` and
-    ``_encode_list``.
-    """
+class SqlStorage(
+    SubmissionRepository, ReviewRepository, ModerationRepository, RetentionRepository, Storage
+):
+    """A :class:`Storage` over SQL; subclasses provide the dialect (see
+    :class:`storage.sql_runner.SqlRunner` for what they must provide besides the below)."""
 
     #: Rows per page when loading hashes into the index (columnar, so large pages are cheap).
     HASH_PAGE = 50_000
     #: Rows per page when iterating whole items (each becomes Python objects).
     ITEM_PAGE = 1_000
+    #: () -> a revision such that every change not yet visible will have ``revision >=`` it.
+    _next_watermark: ClassVar[str]
 
-    def __init__(self) -> None:
-        self._index = NearDuplicateIndex()
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
         self._watermark = 0
-        # Held while the database and the index are brought in step (upsert, refresh), so a
-        # refresh that read an older row cannot overwrite what an upsert just put in the index.
-        self._index_lock = asyncio.Lock()
-        self._closed = False
 
     # -- what a dialect provides ------------------------------------------------------------
-
-    @abstractmethod
-    async def _upsert_row(self, db: Executor, parameters: tuple[object, ...]) -> Row:
-        """Run the one-statement upsert on ``db``; return the full row as it now stands."""
 
     @abstractmethod
     async def _upsert_rows(
         self, db: Executor, parameters: Sequence[tuple[object, ...]]
     ) -> Sequence[Row]:
-        """The same upsert for many rows in one statement; their natural keys are distinct.
+        """The upsert for many rows in one statement; their natural keys are distinct.
 
         Returns each full row as it now stands, with its ``natural_key``, in any order.
         """
 
     @abstractmethod
-    async def _item_row(self, item_id: int) -> Row | None: ...
-
-    @abstractmethod
-    async def _item_page(self, after_id: int, limit: int) -> Sequence[Row]:
-        """Full rows with ``id > after_id``, by id."""
-
-    @abstractmethod
     async def _hash_page(self, after: tuple[int, int], limit: int) -> Sequence[Row]:
         """:data:`storage.rows.HASH_COLUMNS` of the rows whose ``(revision, id)`` comes after
-        the ``after`` pair, in that order (retired rows included)."""
-
-    @abstractmethod
-    async def _labels(self, item_ids: list[int]) -> Sequence[Row]:
-        """``id, verdict, title`` of the given items."""
-
-    @abstractmethod
-    async def _count(self) -> int: ...
-
-    @abstractmethod
-    async def _next_watermark(self) -> int:
-        """A revision such that every change not yet visible will have ``revision >=`` it."""
-
-    @abstractmethod
-    def _error_kind(self, exc: Exception) -> type[StorageError] | None:
-        """``StorageUnavailable``, ``Conflict`` (a unique key taken, a deadlock: try again)
-        or ``StorageError`` for a driver exception; None if foreign."""
-
-    # -- the error boundary -----------------------------------------------------------------
-
-    @contextmanager
-    def _boundary(self, action: str, error: type[StorageError] = StorageError) -> Iterator[None]:
-        """Translate driver exceptions; ``error`` is the class for those that are neither
-        outages nor conflicts."""
-        if self._closed:
-            raise StorageError(f"could not {action}: the storage is closed")
-        try:
-            yield
-        except TiplineError:
-            raise
-        except Exception as exc:
-            kind = self._error_kind(exc)
-            if kind is None:
-                raise
-            if kind not in (StorageUnavailable, Conflict):
-                kind = error
-            raise kind(f"could not {action}: {type(exc).__name__}: {exc}") from exc
+        the ``after`` pair, in that order (retired rows included), readable by position."""
 
     # -- the interface ----------------------------------------------------------------------
 
@@ -161,7 +109,7 @@ class SqlStorage(TipRepository, Storage):
         async with self._index_lock:
             with self._boundary("save a known item"):
                 async with self._connection() as db:
-                    result = await self._upsert_in(db, draft, utc_now())
+                    result = await self._upsert_in(db, draft, self._stamp())
             self._learn([result])
         return result
 
@@ -182,7 +130,8 @@ class SqlStorage(TipRepository, Storage):
         The index is the caller's to update, once the change is committed: an item added to
         it from a transaction that then rolls back would match with hashes it never had.
         """
-        row = await self._upsert_row(db, upsert_parameters(draft, self._encode_time(now)))
+        parameters = upsert_parameters(draft, self._encode_time(now))
+        row = (await db.fetch(self._known.upsert, *parameters))[0]
         return _upsert_result(row, now)
 
     async def _upsert_many_in(
@@ -192,12 +141,12 @@ class SqlStorage(TipRepository, Storage):
 
         A statement may not touch one row twice (PostgreSQL refuses, and the timestamps could
         not tell a creation from the update that followed it), so a repeated key starts a new
-        statement, stamped a microsecond later at least: each then reads like a single upsert.
+        statement with a stamp of its own (:meth:`_stamp` never gives one twice, whatever the
+        clock says): each then reads like a single upsert.
         """
         results: list[UpsertResult] = []
-        now: datetime | None = None
         for run in _distinct_runs(drafts):
-            now = utc_now() if now is None else max(utc_now(), now + _TICK)
+            now = self._stamp()
             stamp = self._encode_time(now)
             rows = await self._upsert_rows(db, [upsert_parameters(d, stamp) for d in run])
             by_key = {row["natural_key"]: row for row in rows}
@@ -214,15 +163,13 @@ class SqlStorage(TipRepository, Storage):
         )
 
     async def get_known_item(self, item_id: int) -> KnownItem | None:
-        with self._boundary("read a known item"):
-            row = await self._item_row(item_id)
-        return None if row is None else item_from_row(row)
+        rows = await self._run("read a known item", self._known.item, item_id)
+        return item_from_row(rows[0]) if rows else None
 
     async def iter_known_items(self) -> AsyncIterator[KnownItem]:
         after = 0
         while True:
-            with self._boundary("read known items"):
-                rows = await self._item_page(after, self.ITEM_PAGE)
+            rows = await self._run("read known items", self._known.item_page, after, self.ITEM_PAGE)
             for row in rows:
                 yield item_from_row(row)
             if len(rows) < self.ITEM_PAGE:
@@ -230,8 +177,7 @@ class SqlStorage(TipRepository, Storage):
             after = rows[-1]["id"]
 
     async def count_known_items(self) -> int:
-        with self._boundary("count known items"):
-            return await self._count()
+        return (await self._run("count known items", self._known.count))[0][0]
 
     async def lookup(self, query: Fingerprint) -> list[Match]:
         accepted: dict[int, list[tuple[MatchKind, str, int]]] = {}
@@ -249,16 +195,27 @@ class SqlStorage(TipRepository, Storage):
             accepted.setdefault(candidate.item_id, []).append((kind, *decision))
         if not accepted:
             return []
-        with self._boundary("look up known items"):
-            labels = {row["id"]: row for row in await self._labels(sorted(accepted))}
+        ids = self._encode_list(sorted(accepted))
+        rows = await self._run("look up known items", self._known.labels, ids)
+        labels = {row["id"]: row for row in rows}
         matches = []
         for item_id, ways in accepted.items():
             label = labels.get(item_id)
             if label is None:  # retired or deleted since the index heard of it
                 continue
-            verdict, title = Verdict(label["verdict"]), label["title"]
             found = [
-                Match(item_id, kind, signal, dist, verdict, title) for kind, signal, dist in ways
+                Match(
+                    item_id,
+                    kind,
+                    signal,
+                    dist,
+                    Verdict(label["verdict"]),
+                    label["title"],
+                    fact_check_url=label["fact_check_url"],
+                    original_date=label["original_date"],
+                    original_place=label["original_place"],
+                )
+                for kind, signal, dist in ways
             ]
             matches.append(min(found, key=rank_key))
         return sorted(matches, key=lambda m: (rank_key(m), m.item_id))
@@ -301,7 +258,8 @@ class SqlStorage(TipRepository, Storage):
         """
         changes = []
         with self._boundary("load the near-duplicate index"):
-            mark = await self._next_watermark()
+            async with self._connection() as db:
+                mark = (await db.fetch(self._next_watermark))[0][0]
             after = (since, 0)  # ids start at 1, so this is "revision >= since"
             while True:
                 rows = await self._hash_page(after, self.HASH_PAGE)

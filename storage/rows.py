@@ -2,8 +2,8 @@
 
 A row is anything indexable by column name (``sqlite3.Row``, ``asyncpg.Record``). Statements
 with many parameters take them in the order of a named tuple here (:data:`UPSERT_PARAMETERS`,
-:data:`RESTORE_PARAMETERS`); each dialect's SQL numbers its placeholders in that order (``?1``
-in SQLite, ``$1`` in PostgreSQL). What differs between the drivers' values (timestamps as text
+:data:`RESTORE_PARAMETERS`); the statements, written once for both dialects, number their
+placeholders in that order. What differs between the drivers' values (timestamps as text
 or as datetimes, booleans as 0/1, JSON as text) is absorbed here, so the shared flow never
 asks which backend it runs on.
 """
@@ -24,7 +24,7 @@ from checks.signals import Fingerprint, HashKind, Pdq, Phash, Sha256
 from checks.verdicts import SubmissionStatus, Verdict
 from storage.base import KnownItem, KnownItemDraft
 from storage.index import FingerprintBatch
-from storage.tips import (
+from storage.tip_records import (
     AuditEntry,
     ItemOrigin,
     ItemSource,
@@ -62,7 +62,6 @@ __all__ = [
     "submission_from_row",
     "submission_item_from_row",
     "upsert_parameters",
-    "utc_now",
 ]
 
 #: What a known item says (its hashes, verdict and context), in the order the upsert, the
@@ -94,11 +93,6 @@ class Executor(Protocol):
 
 #: What a dialect's hash page selects, in this order (read by position, for speed).
 HASH_COLUMNS = ("id", "sha256", "pdq", "pdq_quality", "phash", "revision", "retired")
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC (microseconds: what both backends keep)."""
-    return datetime.now(UTC)
 
 
 def as_utc(value: datetime | str) -> datetime:
@@ -169,15 +163,20 @@ def upsert_parameters(draft: KnownItemDraft, now: object) -> tuple[object, ...]:
     return (draft.natural_key, *known_item_content(draft), draft.recorded_by, now)
 
 
+def _hashes(values: Mapping[str, Any]) -> Fingerprint:
+    """The hash columns of a row or a saved state, as stored (validated when written)."""
+    return Fingerprint(
+        sha256=values["sha256"],
+        pdq=values["pdq"],
+        pdq_quality=values["pdq_quality"],
+        phash=values["phash"],
+    )
+
+
 def item_from_row(row: Row) -> KnownItem:
     """A full ``known_items`` row as a :class:`KnownItem`."""
     draft = KnownItemDraft(
-        fingerprint=Fingerprint(
-            sha256=row["sha256"],
-            pdq=row["pdq"],
-            pdq_quality=row["pdq_quality"],
-            phash=row["phash"],
-        ),
+        fingerprint=_hashes(row),
         verdict=Verdict(row["verdict"]),
         title=row["title"],
         note=row["note"],
@@ -257,9 +256,7 @@ def fingerprint_from_row(row: Row) -> Fingerprint | None:
     """The hashes a row carries, or None if it has none (a picture not analysed yet)."""
     if row["sha256"] is None and row["pdq"] is None and row["phash"] is None:
         return None
-    return Fingerprint(
-        sha256=row["sha256"], pdq=row["pdq"], pdq_quality=row["pdq_quality"], phash=row["phash"]
-    )
+    return _hashes(row)
 
 
 def submission_item_from_row(row: Row) -> SubmissionItem:
@@ -389,9 +386,4 @@ def restore_parameters(
 
 def state_fingerprint(state: Mapping[str, Any]) -> Fingerprint:
     """The hashes of a saved state (what the index must hold once it is restored)."""
-    return Fingerprint(
-        sha256=state["sha256"],
-        pdq=state["pdq"],
-        pdq_quality=state["pdq_quality"],
-        phash=state["phash"],
-    )
+    return _hashes(state)

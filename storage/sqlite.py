@@ -1,8 +1,8 @@
 """SQLite backend (aiosqlite): the embedded default, one file in WAL mode.
 
 Only the dialect lives here: the connection's settings, the migration runner's transaction,
-the handful of queries :class:`storage.repository.SqlStorage` asks for, and how transactions
-run (the tip flow's statements are in :mod:`storage.tips_sqlite`).
+the statements rendered in SQLite's dialect, the few that are SQLite's own (the batch upsert,
+the watermark), and how transactions run.
 
 One connection serves the whole storage, so a lock keeps each transaction's statements
 together: without it, a statement from another task would run inside someone else's
@@ -25,111 +25,32 @@ from typing import Any
 
 import aiosqlite
 
-from checks.errors import Conflict, MigrationError, StorageError, StorageUnavailable
-from storage.migrate import Migration, load_migrations, pending_migrations
+from storage.clock import Clock, system_clock
+from storage.dialect import SQLITE
+from storage.errors import Conflict, MigrationError, StorageError, StorageUnavailable
+from storage.known_item_sql import KnownItemStatements, batch_upsert
+from storage.migrate import Migration, VersionStatements, load_migrations, pending_migrations
 from storage.repository import SqlStorage
-from storage.rows import Executor, Row, utc_now
-from storage.tips_sqlite import SQLITE_TIPS
+from storage.rows import UPSERT_PARAMETERS, Executor, Row
+from storage.tip_sql import TipStatements
 
 __all__ = ["SqliteStorage"]
 
 #: A writer waits up to 5 s for another connection's lock before reporting an outage.
 _BUSY_TIMEOUT = "PRAGMA busy_timeout = 5000"
 
-_SCHEMA_VERSION = """
-CREATE TABLE IF NOT EXISTS schema_version (
-    version     INTEGER PRIMARY KEY,
-    name        TEXT NOT NULL,
-    applied_at  TEXT NOT NULL
-) STRICT
-"""
-_CURRENT_VERSION = "SELECT COALESCE(MAX(version), 0) FROM schema_version"
-_RECORD_VERSION = "INSERT INTO schema_version (version, name, applied_at) VALUES (?1, ?2, ?3)"
+_VERSIONS = SQLITE.render_all(VersionStatements)
 
-# Parameters in storage.rows.UPSERT_PARAMETERS order. An existing row is rewritten with the
-# same values when nothing changed, and its updated_at and updated_by move only if the content
-# did (or it was retired: an upsert revives it). The schema's triggers keep ``revision``.
-_INSERT = """
-INSERT INTO known_items (
-    natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
-    original_date, original_place, source, created_by, updated_by, created_at, updated_at)
-"""
-_ON_CONFLICT = """
-ON CONFLICT (natural_key) DO UPDATE SET
-    sha256 = excluded.sha256,
-    pdq = excluded.pdq,
-    pdq_quality = excluded.pdq_quality,
-    phash = excluded.phash,
-    verdict = excluded.verdict,
-    title = excluded.title,
-    note = excluded.note,
-    fact_check_url = excluded.fact_check_url,
-    original_date = excluded.original_date,
-    original_place = excluded.original_place,
-    source = excluded.source,
-    retired_at = NULL,
-    (updated_at, updated_by) = (
-        SELECT CASE WHEN changed THEN excluded.updated_at ELSE known_items.updated_at END,
-               CASE WHEN changed THEN excluded.updated_by ELSE known_items.updated_by END
-        FROM (SELECT (known_items.sha256, known_items.pdq, known_items.pdq_quality,
-                      known_items.phash, known_items.verdict, known_items.title,
-                      known_items.note, known_items.fact_check_url, known_items.original_date,
-                      known_items.original_place, known_items.source, known_items.retired_at)
-                  IS NOT (excluded.sha256, excluded.pdq, excluded.pdq_quality, excluded.phash,
-                          excluded.verdict, excluded.title, excluded.note,
-                          excluded.fact_check_url, excluded.original_date,
-                          excluded.original_place, excluded.source, NULL) AS changed))
-RETURNING id, natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note,
-    fact_check_url, original_date, original_place, source, created_at, updated_at, created_by,
-    updated_by
-"""
-_UPSERT = (
-    _INSERT
-    + "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?14)"
-    + _ON_CONFLICT
-)
-# The same for many rows: the batch is bound into a scratch table of this connection (one
+# The batch upsert: the batch is bound into a scratch table of this connection (one
 # executemany), then upserted from it in order by one statement, so a batch costs three trips
 # to aiosqlite's thread rather than one per row. Its columns are untyped: values stay exactly
 # as bound.
-_BATCH_TABLE = """
-CREATE TEMP TABLE IF NOT EXISTS known_items_batch (
-    natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
-    original_date, original_place, source, recorded_by, now)
-"""
+_BATCH_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS known_items_batch ({', '.join(UPSERT_PARAMETERS)})"
 _CLEAR_BATCH = "DELETE FROM temp.known_items_batch"
-_FILL_BATCH = """
-INSERT INTO temp.known_items_batch
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-"""
+_PLACEHOLDERS = ", ".join(f"${n}" for n in range(1, len(UPSERT_PARAMETERS) + 1))
+_FILL_BATCH = SQLITE.render(f"INSERT INTO temp.known_items_batch VALUES ({_PLACEHOLDERS})")  # noqa: S608
 # ``WHERE true`` keeps the upsert's ON from being read as a join's.
-_UPSERT_MANY = (
-    _INSERT
-    + """SELECT natural_key, sha256, pdq, pdq_quality, phash, verdict, title, note,
-    fact_check_url, original_date, original_place, source, recorded_by, recorded_by, now, now
-FROM temp.known_items_batch WHERE true ORDER BY rowid"""
-    + _ON_CONFLICT
-)
-_ITEM = """
-SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
-    original_date, original_place, source, created_at, updated_at, created_by, updated_by
-FROM known_items WHERE id = ?1 AND retired_at IS NULL
-"""
-_ITEM_PAGE = """
-SELECT id, sha256, pdq, pdq_quality, phash, verdict, title, note, fact_check_url,
-    original_date, original_place, source, created_at, updated_at, created_by, updated_by
-FROM known_items WHERE id > ?1 AND retired_at IS NULL ORDER BY id LIMIT ?2
-"""
-_HASH_PAGE = """
-SELECT id, sha256, pdq, pdq_quality, phash, revision, retired_at IS NOT NULL AS retired
-FROM known_items WHERE (revision, id) > (?1, ?2) ORDER BY revision, id LIMIT ?3
-"""
-_LABELS = """
-SELECT id, verdict, title FROM known_items
-WHERE id IN (SELECT value FROM json_each(?1)) AND retired_at IS NULL
-"""
-_COUNT = "SELECT count(*) FROM known_items WHERE retired_at IS NULL"
-_NEXT_WATERMARK = "SELECT COALESCE(MAX(revision), 0) + 1 FROM known_items"
+_UPSERT_MANY = SQLITE.render(batch_upsert("temp.known_items_batch WHERE true ORDER BY rowid"))
 
 # Messages of sqlite3.OperationalError that mean "cannot get at the database right now".
 _OUTAGES = ("locked", "busy", "unable to open", "disk i/o", "readonly", "no such file")
@@ -177,10 +98,14 @@ def _location(path: str | os.PathLike[str]) -> str:
 class SqliteStorage(SqlStorage):
     """Tipline's database in one SQLite file. Open with :meth:`open`."""
 
-    _tips = SQLITE_TIPS
+    _tips = SQLITE.render_all(TipStatements)
+    _known = SQLITE.render_all(KnownItemStatements)
+    # Writers are serialised and the triggers take MAX(revision) + 1 under the write lock, so
+    # anything committed after this read gets a revision at or above the answer.
+    _next_watermark = "SELECT COALESCE(MAX(revision), 0) + 1 FROM known_items"
 
-    def __init__(self, connection: aiosqlite.Connection, location: str) -> None:
-        super().__init__()
+    def __init__(self, connection: aiosqlite.Connection, location: str, clock: Clock) -> None:
+        super().__init__(clock)
         self._conn = connection
         self._db = _Executor(connection)
         # Held for each statement or transaction on the one connection (see the module doc).
@@ -189,11 +114,16 @@ class SqliteStorage(SqlStorage):
 
     @classmethod
     async def open(
-        cls, path: str | os.PathLike[str], *, migrations: Sequence[Migration] | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock = system_clock,
+        migrations: Sequence[Migration] | None = None,
     ) -> SqliteStorage:
         """Open (creating if absent), migrate and load the index.
 
-        ``migrations`` replaces the shipped ones (tests use it to play a newer release).
+        ``clock`` is where every timestamp comes from; ``migrations`` replaces the shipped
+        ones (tests use both: to move time by hand, to play a newer release).
         """
         location = _location(path)
         try:
@@ -201,7 +131,7 @@ class SqliteStorage(SqlStorage):
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot open SQLite database {location}: {exc}") from exc
         connection.row_factory = aiosqlite.Row
-        storage = cls(connection, location)
+        storage = cls(connection, location, clock)
         try:
             with storage._boundary(f"open SQLite database {location}", StorageUnavailable):
                 await storage._configure()
@@ -232,8 +162,8 @@ class SqliteStorage(SqlStorage):
             await self._conn.execute("BEGIN IMMEDIATE")
         try:
             with self._boundary("migrate the schema", MigrationError):
-                await self._conn.execute(_SCHEMA_VERSION)
-                async with self._conn.execute(_CURRENT_VERSION) as cursor:
+                await self._conn.execute(_VERSIONS.create)
+                async with self._conn.execute(_VERSIONS.current) as cursor:
                     current = (await cursor.fetchone())[0]
             for migration in pending_migrations(current, migrations):
                 action = f"apply migration {migration.version} ({migration.name})"
@@ -241,8 +171,8 @@ class SqliteStorage(SqlStorage):
                     for statement in _statements(migration.sql):
                         await self._conn.execute(statement)
                     await self._conn.execute(
-                        _RECORD_VERSION,
-                        (migration.version, migration.name, self._encode_time(utc_now())),
+                        _VERSIONS.record,
+                        (migration.version, migration.name, self._encode_time(self._stamp())),
                     )
             with self._boundary("commit the schema", MigrationError):
                 await self._conn.execute("COMMIT")
@@ -285,13 +215,6 @@ class SqliteStorage(SqlStorage):
                     await self._conn.execute("ROLLBACK")
                 raise
 
-    async def _fetchall(self, sql: str, parameters: Sequence[object]) -> list[Row]:
-        async with self._connection() as db:
-            return await db.fetch(sql, *parameters)
-
-    async def _upsert_row(self, db: Executor, parameters: tuple[object, ...]) -> Row:
-        return (await db.fetch(_UPSERT, *parameters))[0]
-
     async def _upsert_rows(
         self, db: Executor, parameters: Sequence[tuple[object, ...]]
     ) -> Sequence[Row]:
@@ -300,28 +223,10 @@ class SqliteStorage(SqlStorage):
         await self._conn.executemany(_FILL_BATCH, parameters)
         return await db.fetch(_UPSERT_MANY)
 
-    async def _item_row(self, item_id: int) -> Row | None:
-        rows = await self._fetchall(_ITEM, (item_id,))
-        return rows[0] if rows else None
-
-    async def _item_page(self, after_id: int, limit: int) -> Sequence[Row]:
-        return await self._fetchall(_ITEM_PAGE, (after_id, limit))
-
     async def _hash_page(self, after: tuple[int, int], limit: int) -> Sequence[Row]:
-        async with self._lock, self._conn.execute(_HASH_PAGE, (*after, limit)) as cursor:
+        async with self._lock, self._conn.execute(self._known.hash_page, (*after, limit)) as cursor:
             cursor.row_factory = None  # plain tuples: the index reads them by position
             return await cursor.fetchall()
-
-    async def _labels(self, item_ids: list[int]) -> Sequence[Row]:
-        return await self._fetchall(_LABELS, (json.dumps(item_ids),))
-
-    async def _count(self) -> int:
-        return (await self._fetchall(_COUNT, ()))[0][0]
-
-    async def _next_watermark(self) -> int:
-        # Writers are serialised and the triggers take MAX(revision) + 1 under the write lock,
-        # so anything committed after this read gets a revision at or above the answer.
-        return (await self._fetchall(_NEXT_WATERMARK, ()))[0][0]
 
     def _encode_time(self, moment: datetime) -> str:
         return moment.isoformat(timespec="microseconds")

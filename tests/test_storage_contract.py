@@ -20,14 +20,7 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from checks.errors import (
-    ConfigError,
-    Conflict,
-    InvalidHash,
-    MigrationError,
-    StorageError,
-    StorageUnavailable,
-)
+from checks.errors import ConfigError, InvalidHash
 from checks.matching import MatchKind
 from checks.signals import Fingerprint, Pdq, Phash
 from checks.verdicts import Verdict
@@ -39,8 +32,10 @@ from storage import (
     UpsertResult,
     open_storage,
 )
+from storage.errors import Conflict, MigrationError, StorageError, StorageUnavailable
 from storage.exchange import import_manifest
 from storage.migrate import Migration, load_migrations
+from tests.clocks import FakeClock
 from tests.storage_backends import (
     flip,
     fresh_schema,
@@ -93,17 +88,20 @@ class Backend:
     twin: Callable[[], AbstractAsyncContextManager[Storage]]
     #: SQL that makes the database refuse to insert an item titled "poison".
     refuse_poison: str
+    #: The time every storage opened here reads.
+    clock: FakeClock
 
 
 @pytest.fixture
 async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[Backend]:
     server = backend_server
+    clock = FakeClock()
     if server is None:
         path = tmp_path / "tipline.db"
 
         @asynccontextmanager
         async def sqlite_twin() -> AsyncIterator[Storage]:
-            storage = await SqliteStorage.open(tmp_path / "twin.db")
+            storage = await SqliteStorage.open(tmp_path / "twin.db", clock=clock)
             try:
                 yield storage
             finally:
@@ -112,8 +110,8 @@ async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[B
         yield Backend(
             name="sqlite",
             url=str(path),
-            open=lambda **kw: SqliteStorage.open(path, **kw),
-            open_follower=lambda: SqliteStorage.open(path),
+            open=lambda **kw: SqliteStorage.open(path, clock=clock, **kw),
+            open_follower=lambda: SqliteStorage.open(path, clock=clock),
             unreachable=lambda: SqliteStorage.open(tmp_path / "no" / "such" / "dir.db"),
             unreachable_hint="does not exist",
             execute=lambda sql: sqlite_execute(path, sql),
@@ -123,13 +121,14 @@ async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[B
                 WHEN NEW.title = 'poison'
                 BEGIN SELECT RAISE(ABORT, 'poison refused'); END
             """,
+            clock=clock,
         )
         return
 
     @asynccontextmanager
     async def postgres_twin() -> AsyncIterator[Storage]:
         async with fresh_schema(server) as twin_url:
-            storage = await PostgresStorage.open(twin_url, listen=False)
+            storage = await PostgresStorage.open(twin_url, clock=clock, listen=False)
             try:
                 yield storage
             finally:
@@ -139,8 +138,8 @@ async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[B
         yield Backend(
             name="postgres",
             url=url,
-            open=lambda **kw: PostgresStorage.open(url, **kw),
-            open_follower=lambda: PostgresStorage.open(url, listen=False),
+            open=lambda **kw: PostgresStorage.open(url, clock=clock, **kw),
+            open_follower=lambda: PostgresStorage.open(url, clock=clock, listen=False),
             unreachable=lambda: PostgresStorage.open(
                 "postgresql://postgres@127.0.0.1:1/test", connect_timeout=5
             ),
@@ -156,6 +155,7 @@ async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[B
                 CREATE TRIGGER refuse_poison BEFORE INSERT ON known_items
                     FOR EACH ROW EXECUTE FUNCTION refuse_poison();
             """,
+            clock=clock,
         )
 
 
@@ -229,7 +229,7 @@ class TestStorageContract:
         async with opened(backend) as storage:
             d = draft(recorded_by="mod-a")
             first = (await storage.upsert_known_item(d)).item
-            await asyncio.sleep(0.002)
+            backend.clock.advance(1)
             changed = dataclasses.replace(d, verdict=Verdict.EDITED, note="crop", recorded_by="b")
             result = await storage.upsert_known_item(changed)
             assert (result.created, result.updated) == (False, True)

@@ -22,11 +22,12 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from checks.errors import Conflict, InvalidInput, NotFound, StorageError
+from checks.errors import InvalidInput
 from checks.matching import MatchKind
 from checks.signals import Fingerprint
 from checks.verdicts import SubmissionStatus, Verdict
 from storage import KnownItemDraft, PostgresStorage, SqliteStorage, Storage
+from storage.errors import Conflict, NotFound, StorageError
 from storage.tips import (
     ItemOrigin,
     ItemSource,
@@ -37,6 +38,7 @@ from storage.tips import (
     SubmissionDraft,
     normalise_ticket,
 )
+from tests.clocks import FakeClock
 from tests.storage_backends import (
     RNG,
     flip,
@@ -126,25 +128,30 @@ class Backend:
     open_second: Callable[[], Awaitable[Storage]]
     #: Raw SQL as another writer would run it (here: to move the clock).
     execute: Callable[[str], Awaitable[None]]
+    #: The time every storage opened here reads.
+    clock: FakeClock
 
 
 @pytest.fixture
 async def backend(backend_server: str | None, tmp_path: Path) -> AsyncIterator[Backend]:
+    clock = FakeClock()
     if backend_server is None:
         path = tmp_path / "tipline.db"
         yield Backend(
             name="sqlite",
-            open=lambda: SqliteStorage.open(path),
-            open_second=lambda: SqliteStorage.open(path),
+            open=lambda: SqliteStorage.open(path, clock=clock),
+            open_second=lambda: SqliteStorage.open(path, clock=clock),
             execute=lambda sql: sqlite_execute(path, sql),
+            clock=clock,
         )
         return
     async with fresh_schema(backend_server) as url:
         yield Backend(
             name="postgres",
-            open=lambda: PostgresStorage.open(url),
-            open_second=lambda: PostgresStorage.open(url, listen=False),
+            open=lambda: PostgresStorage.open(url, clock=clock),
+            open_second=lambda: PostgresStorage.open(url, clock=clock, listen=False),
             execute=lambda sql: postgres_execute(url, sql),
+            clock=clock,
         )
 
 
@@ -417,7 +424,9 @@ class TestProcessing:
         with pytest.raises(NotFound):
             await storage.mark_review_posted(10**9)
 
-    async def test_a_processing_lease_keeps_other_instances_out(self, storage: Storage) -> None:
+    async def test_a_processing_lease_keeps_other_instances_out(
+        self, backend: Backend, storage: Storage
+    ) -> None:
         s = (await storage.record_tip(tip())).submission
         assert await storage.take_lease(s.id, "host-a", 60) is True
         assert await storage.take_lease(s.id, "host-b", 60) is False
@@ -426,7 +435,7 @@ class TestProcessing:
         assert await storage.take_lease(s.id, "host-b", 60) is False
         await storage.release_lease(s.id, "host-a")
         assert await storage.take_lease(s.id, "host-b", 0.05) is True
-        await asyncio.sleep(0.1)  # host-b died: its lease runs out
+        backend.clock.advance(0.1)  # host-b died: its lease runs out
         assert await storage.take_lease(s.id, "host-a", 60) is True
 
     async def test_marks_are_set_once_under_a_race(
@@ -439,7 +448,9 @@ class TestProcessing:
             )
         assert sorted(results) == [False, False, False, True]
 
-    async def test_status_note_and_chat_move_updated_at(self, storage: Storage) -> None:
+    async def test_status_note_and_chat_move_updated_at(
+        self, backend: Backend, storage: Storage
+    ) -> None:
         s = (await storage.record_tip(tip())).submission
         moments = [s.updated_at]
         for change in (
@@ -447,7 +458,7 @@ class TestProcessing:
             storage.set_note(s.id, "Same scene as 2019 <b>"),
             storage.drop_sealed_chat(s.id),
         ):
-            await asyncio.sleep(0.002)
+            backend.clock.advance(1)
             await change
             now = await storage.get_submission(s.id)
             assert now is not None
@@ -546,7 +557,7 @@ class TestModeration:
         assert await storage.count_known_items() == 3
 
     async def test_undo_retires_what_it_created_and_restores_what_it_changed(
-        self, storage: Storage
+        self, backend: Backend, storage: Storage
     ) -> None:
         known_fp, new_fp = fingerprint(), fingerprint()
         imported = (
@@ -564,7 +575,7 @@ class TestModeration:
             )
         ).item
         s = await new_analysed_tip(storage, known_fp, new_fp)
-        await asyncio.sleep(0.002)
+        backend.clock.advance(1)
         given = await storage.record_review(s.id, review(Verdict.MISATTRIBUTED))
         assert len(given.known_item_ids) == 2
         changed = await storage.get_known_item(imported.id)
@@ -629,7 +640,7 @@ class TestModeration:
         assert await storage.count_known_items() == 0
 
     async def test_undo_keeps_what_an_import_changed_after_the_verdict(
-        self, storage: Storage
+        self, backend: Backend, storage: Storage
     ) -> None:
         fp, untouched_fp = fingerprint(), fingerprint()
         s = await new_analysed_tip(storage, fp, untouched_fp)
@@ -638,7 +649,7 @@ class TestModeration:
         item_id = match.item_id
         assert set(given.known_item_ids) == {item_id, untouched[0].item_id}
         # A partner's fact-check arrives by import after the moderator's verdict.
-        await asyncio.sleep(0.002)
+        backend.clock.advance(1)
         await storage.upsert_known_item(
             KnownItemDraft(fp, Verdict.STAGED, note="partner fact-check", recorded_by="import")
         )
@@ -723,10 +734,10 @@ class TestPeopleAndRecords:
         assert kept is not None and kept.sealed_chat == theirs.sealed_chat
         assert await storage.forget_tipster("f" * 64) == 0
 
-    async def test_roles(self, storage: Storage) -> None:
+    async def test_roles(self, backend: Backend, storage: Storage) -> None:
         assert await storage.role_of("p1") is None
         await storage.set_role("p1", Role.MODERATOR, "admin-1")
-        await asyncio.sleep(0.002)
+        backend.clock.advance(1)
         await storage.set_role("p2", Role.ADMIN, None)
         await storage.set_role("p1", Role.ADMIN, "admin-2")  # upsert: changes the role
         assert await storage.role_of("p1") is Role.ADMIN
