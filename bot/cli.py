@@ -23,12 +23,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bot.settings import StorageSettings
 from bot.terminal import error_card, verdict_card
-from checks.errors import StorageError, TiplineError, UnreadableFile
-from checks.matching import overall_verdict
+from checks.assessment import Assessment
+from checks.errors import TiplineError, UnreadableFile
 from checks.report import Report, analyse
 from checks.signals import Fingerprint
 from storage import open_storage
 from storage.base import Storage
+from storage.errors import StorageError
 from storage.exchange import (
     EXPORT_FORMATS,
     ExportWriter,
@@ -126,14 +127,12 @@ def check(
                     else:
                         _out.print(error_card(path, result.code, result.message))
                     continue
-                matches = await storage.lookup(result.fingerprint)
+                assessment = Assessment.of(result, await storage.lookup(result.fingerprint))
                 if as_json:
-                    record = {"file": str(path), **result.as_dict()}
-                    record["matches"] = [m.as_dict() for m in matches]
-                    record["verdict"] = overall_verdict(matches)
+                    record = {"file": str(path), **assessment.as_dict()}
                     print(json.dumps(record, ensure_ascii=False, default=str), flush=True)
                 else:
-                    _out.print(verdict_card(path, result, matches))
+                    _out.print(verdict_card(path, assessment))
         return all_ok
 
     try:

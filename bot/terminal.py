@@ -1,4 +1,8 @@
-"""The verdict card as a terminal shows it: what ``tipline check`` prints without ``--json``."""
+"""The verdict card as a terminal shows it: what ``tipline check`` prints without ``--json``.
+
+Its headline and verdict words come from :mod:`handlers.wording`, like the bot's cards, so the
+terminal never calls "known" what the bot calls "similar".
+"""
 
 from __future__ import annotations
 
@@ -9,19 +13,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from checks.assessment import Assessment
 from checks.findings import Finding, Severity
-from checks.matching import Match, MatchKind
-from checks.report import Report
-from checks.verdicts import Verdict
+from checks.matching import Confidence
+from handlers.wording import CLOSENESS, VERDICT_WORDS, headline_words
 
-__all__ = ["error_card", "verdict_card"]
+__all__ = ["error_card", "headline", "verdict_card"]
 
 _SEVERITY_STYLE = {Severity.WARNING: "bold red", Severity.NOTICE: "yellow", Severity.INFO: "dim"}
-_KIND_WORDS = {
-    MatchKind.EXACT: "identical file",
-    MatchKind.NEAR: "near-identical copy",
-    MatchKind.MIRRORED: "mirrored copy",
-}
 _METADATA_LINES = (
     ("make", "Camera make"),
     ("model", "Camera model"),
@@ -35,52 +34,54 @@ _METADATA_LINES = (
 )
 
 
-def _headline(matches: list[Match]) -> Text:
-    if not matches:
-        return Text("NEW - not seen before; a moderator would review it", style="bold cyan")
-    best = matches[0]
-    if best.verdict is Verdict.AUTHENTIC:
-        return Text(f"KNOWN AND VERIFIED - {_KIND_WORDS[best.kind]}", style="bold green")
+def headline(assessment: Assessment) -> Text:
+    """``KNOWN ...`` only for a certain match, ``SIMILAR ...`` for a similar one, else ``NEW``;
+    then the verdict and how close."""
+    best = assessment.best
+    words = headline_words(best).upper()
+    if best is None:
+        return Text(f"{words} - a moderator would review it", style="bold cyan")
+    detail = f"{words} ({best.verdict.value}: {VERDICT_WORDS[best.verdict]}) - "
+    detail += CLOSENESS[best.kind]
+    if best.confidence is not Confidence.CERTAIN:
+        return Text(f"{detail}; a moderator would confirm it", style="bold yellow")
     if best.verdict.is_debunked:
-        return Text(
-            f"KNOWN AND DEBUNKED ({best.verdict.value}) - {_KIND_WORDS[best.kind]}",
-            style="bold red",
-        )
-    return Text(f"KNOWN ({best.verdict.value}) - {_KIND_WORDS[best.kind]}", style="bold yellow")
+        return Text(detail, style="bold red")
+    return Text(detail, style="bold green" if best.verdict.value == "authentic" else "bold yellow")
 
 
 def _findings(findings: tuple[Finding, ...]) -> RenderableType:
     # Warnings first: a GPS position in the file matters more to a source than the camera.
-    order = {Severity.WARNING: 0, Severity.NOTICE: 1, Severity.INFO: 2}
     lines = Text()
-    for finding in sorted(findings, key=lambda f: order[f.severity]):
+    for finding in sorted(findings, key=lambda f: f.severity.rank):
         lines.append(f"- {finding.message} ", style=_SEVERITY_STYLE[finding.severity])
         lines.append(f"[{finding.code}]\n", style="dim")
     return lines
 
 
-def verdict_card(path: Path, report: Report, matches: list[Match]) -> RenderableType:
-    parts: list[RenderableType] = [_headline(matches)]
-    if matches:
-        table = Table("item", "verdict", "title", "how close", box=None, pad_edge=False)
-        for match in matches:
+def verdict_card(path: Path, assessment: Assessment) -> RenderableType:
+    parts: list[RenderableType] = [headline(assessment)]
+    if assessment.matches:
+        table = Table("item", "verdict", "title", "how close", "confidence", box=None)
+        for match in assessment.matches:
             table.add_row(
                 str(match.item_id),
                 match.verdict.value,
                 match.title,
-                f"{_KIND_WORDS[match.kind]} ({match.signal} distance {match.distance})",
+                f"{CLOSENESS[match.kind]} ({match.signal} distance {match.distance})",
+                match.confidence.value,
             )
         parts.append(table)
-    meta = report.metadata.to_oracle_dict()
+    meta = assessment.metadata
     facts = Table(box=None, show_header=False, pad_edge=False)
-    facts.add_row("Format", f"{report.format} {report.width}x{report.height}")
+    facts.add_row("Format", f"{assessment.format} {assessment.width}x{assessment.height}")
     for key, label in _METADATA_LINES:
         if meta.get(key):
             facts.add_row(label, str(meta[key]))
     parts.append(facts)
-    if report.findings:
-        parts.append(_findings(report.findings))
-    fp = report.fingerprint
+    if assessment.findings:
+        parts.append(_findings(assessment.findings))
+    fp = assessment.fingerprint
     parts.append(Text(f"sha256 {fp.sha256}\npdq {fp.pdq} (quality {fp.pdq_quality})", "dim"))
     return Panel(Group(*parts), title=str(path), title_align="left")
 

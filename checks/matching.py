@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
 from checks.signals import Pdq, Phash
 from checks.verdicts import Verdict
 

@@ -44,24 +44,6 @@ class Report:
     height: int
     file_size: int
 
-    def as_dict(self) -> dict[str, object]:
-        """The hash, metadata and findings fields of ``tipline check --json``."""
-        fp = self.fingerprint
-        return {
-            "sha256": fp.sha256,
-            "pdq": fp.pdq,
-            "pdq_quality": fp.pdq_quality,
-            "pdq_mirrored": fp.pdq_mirrored,
-            "phash": fp.phash,
-            "format": self.format,
-            "mime_type": self.mime_type,
-            "width": self.width,
-            "height": self.height,
-            "file_size": self.file_size,
-            "metadata": self.metadata.to_oracle_dict(),
-            "findings": [f.as_dict() for f in self.findings],
-        }
-
 
 def _helper_thread() -> ThreadPoolExecutor:
     return _helper_thread_of(os.getpid())

@@ -11,15 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from checks.findings import Severity
-from checks.matching import MatchKind
+from checks.assessment import Assessment, best_match
+from checks.findings import Finding, Severity
+from checks.matching import Match
 from checks.verdicts import Verdict
+from handlers.wording import CLOSENESS, VERDICT_WORDS, headline_words, is_known
 
 __all__ = [
     "CAPTION_LIMIT",
     "MESSAGE_LIMIT",
-    "FindingView",
-    "KnownMatchView",
     "PictureView",
     "Provenance",
     "fit_lines",
@@ -33,58 +33,39 @@ __all__ = [
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 
-_CLOSENESS = {
-    MatchKind.EXACT: "identical file",
-    MatchKind.NEAR: "near-identical copy",
-    MatchKind.MIRRORED: "mirrored copy",
-}
-_VERDICT_WORDS = {
-    Verdict.AUTHENTIC: "verified as authentic",
-    Verdict.MISATTRIBUTED: "real, but shown with the wrong time or place",
-    Verdict.EDITED: "edited or cropped to mislead",
-    Verdict.STAGED: "staged",
-    Verdict.SYNTHETIC: "generated or composited",
-    Verdict.SATIRE: "satire or parody",
-    Verdict.INCONCLUSIVE: "checked, but inconclusive",
-}
 _SEVERITY_MARK = {Severity.WARNING: "⚠️", Severity.NOTICE: "•", Severity.INFO: "·"}
-
-
-@dataclass(frozen=True, slots=True)
-class FindingView:
-    code: str
-    severity: Severity
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class KnownMatchView:
-    """A matched known item with what a card shows of it."""
-
-    item_id: int
-    verdict: Verdict
-    title: str
-    kind: MatchKind
-    signal: str
-    distance: int
-    fact_check_url: str | None = None
-    original_date: str | None = None
-    original_place: str | None = None
+_HEADLINE_MARK = {
+    "Known and verified": "🟢",
+    "Known and debunked": "🔴",
+    "Known to us, but not resolved": "🟡",
+    "Similar to a picture we know": "🟡",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class PictureView:
-    """One picture of a tip as analysed (or the plain reason it could not be)."""
+    """One picture of a tip as a card shows it: its assessment, or the plain reason it could
+    not be checked."""
 
     position: int
-    findings: tuple[FindingView, ...] = ()
-    matches: tuple[KnownMatchView, ...] = ()
+    assessment: Assessment | None = None
     error: str | None = None
-    summary: str = ""  # e.g. "JPEG 4032x3024, Apple iPhone 13 Pro"
 
     @property
-    def best(self) -> KnownMatchView | None:
-        return self.matches[0] if self.matches else None
+    def best(self) -> Match | None:
+        return self.assessment.best if self.assessment else None
+
+    @property
+    def matches(self) -> tuple[Match, ...]:
+        return self.assessment.matches if self.assessment else ()
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.assessment.findings if self.assessment else ()
+
+    @property
+    def summary(self) -> str:
+        return self.assessment.summary if self.assessment else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,27 +96,24 @@ def fit_lines(lines: Sequence[str], limit: int, tail: Sequence[str] = ()) -> str
 
 
 def headline(pictures: Sequence[PictureView]) -> str:
-    """The one line a tipster reads first."""
-    best = [p.best for p in pictures if p.best]
-    if not best:
-        if all(p.error for p in pictures):
-            return "❗ <b>We could not check this picture.</b>"
-        return "🆕 <b>New: not seen before.</b> It has been sent to our reviewers."
-    top = min(best, key=lambda m: list(MatchKind).index(m.kind))
-    if top.kind is MatchKind.MIRRORED or top.signal == "phash":
-        return "🟡 <b>Similar to a picture we know.</b> A reviewer will confirm."
-    if top.verdict is Verdict.AUTHENTIC:
-        return "🟢 <b>Known and verified.</b>"
-    if top.verdict.is_debunked:
-        return "🔴 <b>Known and debunked.</b>"
-    return "🟡 <b>Known to us, but not resolved.</b>"
+    """The one line a tipster reads first: "known" only for a certain match."""
+    best = best_match(p.assessment for p in pictures if p.assessment)
+    if best is None and all(p.error for p in pictures):
+        return "❗ <b>We could not check this picture.</b>"
+    words = headline_words(best)
+    if best is None:
+        return f"🆕 <b>{words}.</b> It has been sent to our reviewers."
+    if not is_known(best):
+        return f"{_HEADLINE_MARK[words]} <b>{words}.</b> A reviewer will confirm."
+    return f"{_HEADLINE_MARK[words]} <b>{words}.</b>"
 
 
-def _match_lines(match: KnownMatchView) -> list[str]:
+def _match_lines(match: Match) -> list[str]:
+    label = "Known item" if is_known(match) else "Similar to"
     lines = [
-        f"<b>Known item:</b> {escape(match.title or f'item {match.item_id}')} — "
-        f"{escape(_VERDICT_WORDS[match.verdict])}",
-        f"<b>How close:</b> {_CLOSENESS[match.kind]}",
+        f"<b>{label}:</b> {escape(match.title or f'item {match.item_id}')} — "
+        f"{escape(VERDICT_WORDS[match.verdict])}",
+        f"<b>How close:</b> {CLOSENESS[match.kind]}",
     ]
     if match.fact_check_url:
         lines.append(f'<b>Fact check:</b> <a href="{escape(match.fact_check_url)}">read it</a>')
@@ -145,7 +123,7 @@ def _match_lines(match: KnownMatchView) -> list[str]:
     return lines
 
 
-def _finding_lines(findings: Sequence[FindingView]) -> list[str]:
+def _finding_lines(findings: Sequence[Finding]) -> list[str]:
     ordered = sorted(findings, key=lambda f: f.severity.rank)
     return [f"{_SEVERITY_MARK[f.severity]} {escape(f.message)}" for f in ordered]
 
@@ -209,7 +187,8 @@ def review_card(
         for match in picture.matches[:3]:
             lines.append(
                 f"Nearest known: #{match.item_id} {escape(match.title)} ({match.verdict.value}) — "
-                f"{_CLOSENESS[match.kind]}, {match.signal} distance {match.distance}"
+                f"{CLOSENESS[match.kind]}, {match.signal} distance {match.distance}, "
+                f"{match.confidence.value}"
             )
         if not picture.matches:
             lines.append("No known item is near.")
@@ -227,7 +206,7 @@ def verdict_notice(ticket: str, verdict: Verdict, fact_check_url: str | None, no
     """What a source is told when a moderator has decided about their tip."""
     lines = [
         f"Your tip <code>{escape(ticket)}</code> has been reviewed: "
-        f"<b>{escape(_VERDICT_WORDS[verdict])}</b>."
+        f"<b>{escape(VERDICT_WORDS[verdict])}</b>."
     ]
     if note:
         lines.append(escape(note))

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from checks.findings import Severity
-from checks.matching import MatchKind
+from checks.assessment import Assessment
+from checks.findings import Finding, Severity
+from checks.matching import Match, MatchKind
+from checks.signals import Fingerprint
 from checks.verdicts import Verdict
 from handlers.callbacks import claim_data, parse_review_action, verdict_data
 from handlers.cards import (
     CAPTION_LIMIT,
     MESSAGE_LIMIT,
-    FindingView,
-    KnownMatchView,
     PictureView,
     Provenance,
     review_caption,
@@ -25,13 +25,17 @@ from tests.fakebotapi import parse_html
 EVIL = '<script>alert("x")</script> & <b>bold</b> <a href="javascript:x">'
 
 
-def match(kind: MatchKind = MatchKind.NEAR, verdict: Verdict = Verdict.MISATTRIBUTED):
-    return KnownMatchView(
+def match(
+    kind: MatchKind = MatchKind.NEAR,
+    verdict: Verdict = Verdict.MISATTRIBUTED,
+    signal: str = "pdq",
+) -> Match:
+    return Match(
         item_id=7,
         verdict=verdict,
         title=EVIL,
         kind=kind,
-        signal="pdq",
+        signal=signal,
         distance=12,
         fact_check_url='https://example.org/fc?a=1&b="2"',
         original_date="2011-03-11",
@@ -39,9 +43,31 @@ def match(kind: MatchKind = MatchKind.NEAR, verdict: Verdict = Verdict.MISATTRIB
     )
 
 
+def assessed(
+    position: int,
+    *,
+    findings: tuple[Finding, ...] = (),
+    matches: tuple[Match, ...] = (),
+    camera: str = "",
+) -> PictureView:
+    """A picture as the cards get it, with the user-controlled parts given."""
+    assessment = Assessment(
+        fingerprint=Fingerprint(sha256="ab" * 32, pdq="cd" * 32, pdq_quality=100),
+        format="JPEG",
+        mime_type="image/jpeg",
+        width=800,
+        height=600,
+        file_size=12345,
+        metadata={"make": camera} if camera else {},
+        findings=findings,
+        matches=matches,
+    )
+    return PictureView(position, assessment)
+
+
 def test_user_text_is_escaped_everywhere() -> None:
-    gps = FindingView("GPS_PRESENT", Severity.WARNING, "The file reveals where: " + EVIL)
-    picture = PictureView(1, findings=(gps,), matches=(match(),), summary=EVIL)
+    gps = Finding("GPS_PRESENT", Severity.WARNING, "The file reveals where: " + EVIL)
+    picture = assessed(1, findings=(gps,), matches=(match(),), camera=EVIL)
     provenance = Provenance("channel", title=EVIL, username="chan", date="2026-11-20")
     with_user_text = (
         tipster_card("K7QM-2XTD", [picture]),
@@ -55,29 +81,35 @@ def test_user_text_is_escaped_everywhere() -> None:
 
 
 def test_headlines() -> None:
-    def card(*matches: KnownMatchView) -> str:
-        return tipster_card("K7QM-2XTD", [PictureView(1, matches=matches)])
+    def card(*matches: Match) -> str:
+        return tipster_card("K7QM-2XTD", [assessed(1, matches=matches)])
 
     assert "Known and debunked" in card(match())
     assert "Known and verified" in card(match(verdict=Verdict.AUTHENTIC))
-    assert "Similar to a picture we know" in card(match(MatchKind.MIRRORED))
+    assert "Known item:" in card(match())
+    for weaker in (match(MatchKind.MIRRORED), match(signal="phash")):
+        assert "Similar to a picture we know" in card(weaker)
+        assert "Known" not in card(weaker)  # never "known" for a match a person must confirm
     assert "New" in card()
+
+
+def test_a_certain_match_heads_an_album_with_a_similar_one() -> None:
+    album = [assessed(1, matches=(match(signal="phash"),)), assessed(2, matches=(match(),))]
+    assert "Known and debunked" in tipster_card("K7QM-2XTD", album)
 
 
 def test_gps_warning_comes_first() -> None:
     findings = (
-        FindingView("EDITED_WITH_SOFTWARE", Severity.NOTICE, "Edited with Photoshop."),
-        FindingView("GPS_PRESENT", Severity.WARNING, "The file reveals where it was taken."),
+        Finding("EDITED_WITH_SOFTWARE", Severity.NOTICE, "Edited with Photoshop."),
+        Finding("GPS_PRESENT", Severity.WARNING, "The file reveals where it was taken."),
     )
-    card = tipster_card("K7QM-2XTD", [PictureView(1, findings=findings)])
+    card = tipster_card("K7QM-2XTD", [assessed(1, findings=findings)])
     assert card.index("reveals where") < card.index("Photoshop")
 
 
 def test_long_albums_fit_and_keep_the_ticket() -> None:
-    findings = tuple(
-        FindingView("X", Severity.INFO, f"finding {i} " + "word " * 40) for i in range(30)
-    )
-    pictures = [PictureView(i, findings=findings, matches=(match(),)) for i in range(1, 11)]
+    findings = tuple(Finding("X", Severity.INFO, f"finding {i} " + "word " * 40) for i in range(30))
+    pictures = [assessed(i, findings=findings, matches=(match(),)) for i in range(1, 11)]
     card = tipster_card("K7QM-2XTD", pictures)
     text, _ = parse_html(card)
     assert len(text) <= MESSAGE_LIMIT and "K7QM-2XTD" in text and "more lines" in text

