@@ -31,9 +31,6 @@ log = logging.getLogger(__name__)
 
 _MAINTENANCE_KEY = "tipline.maintenance"
 _LOOPWATCH_KEY = "tipline.loopwatch"
-#: How often an instance picks up other instances' known items, retries unfinished tips and
-#: drops what the retention period no longer allows.
-MAINTENANCE_INTERVAL = 30.0
 #: How often an instance deletes files in its media folder that no tip refers to any more
 #: (another instance's retention pass, or a crash, may have let go of them), sparing files
 #: younger than the grace period.
@@ -73,13 +70,16 @@ def build_application(
             admin_pseudonyms=frozenset(identities.pseudonym(i) for i in settings.admin_ids),
             retention_days=settings.retention_days,
             instance=settings.instance_name,
+            lease_seconds=settings.lease_seconds,
         )
         app.bot_data[SERVICES_KEY] = services
         await _set_commands(app, settings)
         resumed = await _resume(app, services)
         if resumed:
             log.info("taking up %d unfinished tip(s), unless another instance holds them", resumed)
-        app.bot_data[_MAINTENANCE_KEY] = asyncio.create_task(_maintenance(app, services))
+        app.bot_data[_MAINTENANCE_KEY] = asyncio.create_task(
+            _maintenance(app, services, settings.maintenance_seconds)
+        )
         watch = LoopWatch()
         watch.start()
         app.bot_data[_LOOPWATCH_KEY] = watch
@@ -182,11 +182,13 @@ async def _resume(app: TiplineApp, services: Services) -> int:
     return count
 
 
-async def _maintenance(app: TiplineApp, services: Services) -> None:
+async def _maintenance(app: TiplineApp, services: Services, interval: float) -> None:
+    """Every ``interval`` seconds: pick up other instances' known items, retry unfinished
+    tips, drop what the retention period no longer allows; hourly, sweep the media folder."""
     loop = asyncio.get_running_loop()
     last_sweep = loop.time()
     while True:
-        await asyncio.sleep(MAINTENANCE_INTERVAL)
+        await asyncio.sleep(interval)
         try:
             await services.storage.refresh_index()
             await _resume(app, services)

@@ -61,6 +61,12 @@ class BotSettings(StorageSettings):
         max_length=64,
         validation_alias="TIPLINE_INSTANCE_NAME",
     )
+    lease_seconds: float = Field(
+        default=60.0, gt=0, le=3600, validation_alias="TIPLINE_LEASE_SECONDS"
+    )
+    maintenance_seconds: float = Field(
+        default=30.0, gt=0, le=3600, validation_alias="TIPLINE_MAINTENANCE_SECONDS"
+    )
     webhook_url: str | None = Field(default=None, validation_alias="TIPLINE_WEBHOOK_URL")
     webhook_secret: SecretStr | None = Field(
         default=None, validation_alias="TIPLINE_WEBHOOK_SECRET"

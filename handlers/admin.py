@@ -12,7 +12,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from handlers.context import TiplineContext
-from handlers.review import moderator_label
+from handlers.wording import moderator_label
 from storage.tips import Role
 
 __all__ = ["HANDLERS"]

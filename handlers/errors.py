@@ -8,21 +8,11 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from handlers.context import TiplineContext
+from handlers.tipflow import TipProcessingFailed
 
-__all__ = ["TipProcessingFailed", "on_error"]
+__all__ = ["on_error"]
 
 log = logging.getLogger(__name__)
-
-
-class TipProcessingFailed(Exception):
-    """Carries the ticket of a tip whose processing failed, so the log can name it.
-
-    The tip itself is safe: it is in the database, and the maintenance pass retries it.
-    """
-
-    def __init__(self, ticket: str) -> None:
-        super().__init__(f"processing tip {ticket} failed")
-        self.ticket = ticket
 
 
 async def on_error(update: object, context: TiplineContext) -> None:

@@ -15,11 +15,11 @@ from typing import Any
 from telegram import Bot, Message, MessageOriginChannel, MessageOriginChat, Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
-from checks.errors import Conflict
 from handlers.context import TiplineContext
 from handlers.linkfetch import find_urls
-from handlers.pipeline import TELEGRAM_DOWNLOAD_LIMIT, process_submission
 from handlers.services import Services
+from handlers.telegram_notifier import TELEGRAM_DOWNLOAD_LIMIT, tip_flow
+from storage.errors import Conflict
 from storage.tips import ItemOrigin, ItemSource, SubmissionDraft
 
 __all__ = ["HANDLERS", "new_ticket", "resume", "schedule_processing"]
@@ -98,7 +98,7 @@ async def resume(bot: Bot, services: Services, submission_id: int) -> None:
             while (wait := services.deadlines.get(submission_id, 0.0) - loop.time()) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(wait)
             started = loop.time()
-            await process_submission(bot, services, submission_id)
+            await tip_flow(bot, services).process(submission_id)
             if services.deadlines.get(submission_id, 0.0) < started:
                 break
     finally:

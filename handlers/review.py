@@ -17,23 +17,21 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from checks.errors import Conflict, InvalidInput
+from checks.errors import InvalidInput
 from checks.verdicts import SubmissionStatus, Verdict
 from handlers.callbacks import REVIEW_PATTERN, parse_review_action
 from handlers.cards import review_card, verdict_notice
 from handlers.context import TiplineContext
-from handlers.pipeline import picture_views, review_keyboard
 from handlers.services import Services
+from handlers.telegram_notifier import review_keyboard
+from handlers.tipflow import picture_views
+from handlers.wording import moderator_label
+from storage.errors import Conflict
 from storage.tips import ReviewDraft, Role, Submission
 
-__all__ = ["HANDLERS", "apply_verdict", "moderator_label"]
+__all__ = ["HANDLERS", "apply_verdict"]
 
 log = logging.getLogger(__name__)
-
-
-def moderator_label(pseudonym: str | None) -> str:
-    """How a moderator is shown: a short pseudonym, never a Telegram name."""
-    return f"mod·{pseudonym[:6]}" if pseudonym else "—"
 
 
 def _me(update: Update, services: Services) -> str:
@@ -142,7 +140,7 @@ async def _refresh_card(update: Update, context: TiplineContext, submission_id: 
     submission = await services.storage.get_submission(submission_id)
     if query is None or submission is None or query.message is None:
         return
-    views = await picture_views(services, submission)
+    views = picture_views(submission)
     status = submission.status.value
     if submission.verdict is not None:
         status = f"{status}: {submission.verdict.value}"

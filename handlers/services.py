@@ -45,6 +45,8 @@ class Services:
     retention_days: int
     #: This instance's name for processing leases; stable across its restarts.
     instance: str = "tipline"
+    #: Seconds a tip stays this instance's after it last renewed its lease.
+    lease_seconds: float = 60.0
     #: Fetches a linked picture; tests swap in one that may reach their loopback server.
     fetch_link: Callable[[str], Awaitable[FetchedImage]] | None = None
     #: Seconds to wait for the rest of an album before processing it.

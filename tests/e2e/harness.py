@@ -171,6 +171,8 @@ def bot_env(settings: BotSettings) -> dict[str, str]:
         "TIPLINE_WORKERS": str(s.workers),
         "TIPLINE_PACE_MESSAGES": "true" if s.pace_messages else "false",
         "TIPLINE_INSTANCE_NAME": s.instance_name,
+        "TIPLINE_LEASE_SECONDS": str(s.lease_seconds),
+        "TIPLINE_MAINTENANCE_SECONDS": str(s.maintenance_seconds),
     }
 
 

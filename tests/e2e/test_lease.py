@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from bot.workers import thread_analyser
 from checks.report import Report
-from handlers import pipeline
 from tests.e2e.harness import TICKET, World, picture, running_bot, text_of
 
 #: A lease this short expires twice over while the slow analysis below runs.
@@ -36,11 +33,11 @@ class SlowAnalyser:
 
 
 async def test_a_slow_tip_keeps_its_lease_until_it_is_answered(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World,
 ) -> None:
-    monkeypatch.setattr(pipeline, "LEASE_SECONDS", SHORT_LEASE)
     slow = SlowAnalyser()
-    async with running_bot(world, analyser=slow) as app:
+    settings = world.settings.model_copy(update={"lease_seconds": SHORT_LEASE})
+    async with running_bot(world, analyser=slow, settings=settings) as app:
         storage = world.services(app).storage
         world.tipster.send_photo(picture(33))
         ack = await world.api.wait_for_message(world.tipster, "Received")

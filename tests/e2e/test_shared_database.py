@@ -56,30 +56,10 @@ CARD_TIMEOUT = 15.0
 SHORT_LEASE = 5.0
 SHORT_MAINTENANCE = 0.5
 
-#: ``tipline run`` with its two clocks taken from the command line: the processing lease and
-#: the pause between maintenance passes, so that a lease can run out within a test. It refuses
-#: to start if either constant has gone, rather than run with the production clocks.
-QUICK_CLOCKS = """\
-import sys
 
-import bot.app
-import handlers.pipeline
-from bot.cli import main
-
-for module, name, value in (
-    (handlers.pipeline, "LEASE_SECONDS", sys.argv[1]),
-    (bot.app, "MAINTENANCE_INTERVAL", sys.argv[2]),
-):
-    if not hasattr(module, name):
-        raise SystemExit(f"{module.__name__}.{name} is gone: update QUICK_CLOCKS")
-    setattr(module, name, float(value))
-sys.argv = ["tipline", "run"]
-main()
-"""
-
-
-def quick_clocks(lease: float, maintenance: float) -> tuple[str, ...]:
-    return ("-c", QUICK_CLOCKS, str(lease), str(maintenance))
+def quick_clocks(lease: float, maintenance: float) -> dict[str, str]:
+    """Settings for ``tipline run`` under which a lease can run out within a test."""
+    return {"TIPLINE_LEASE_SECONDS": str(lease), "TIPLINE_MAINTENANCE_SECONDS": str(maintenance)}
 
 
 def near_copy(data: bytes) -> bytes:
@@ -175,15 +155,15 @@ class Fleet:
         return self.root / instance / "bot.log"
 
     async def start(
-        self, room: Newsroom, instance: str, args: tuple[str, ...] = RUN_ARGS
+        self, room: Newsroom, instance: str, clocks: dict[str, str] | None = None
     ) -> asyncio.subprocess.Process:
         """Start an instance of ``room``'s bot; return once it polls (post_init is done: the
         database is migrated, the index loaded, unfinished tips taken up)."""
         folder = self.root / instance
         folder.mkdir(parents=True, exist_ok=True)
-        env = bot_env(room.settings(self.database_url, folder))
+        env = {**bot_env(room.settings(self.database_url, folder)), **(clocks or {})}
         polls = len(room.api.calls_to("deleteWebhook"))
-        proc = await start_process(env, folder, self.log(instance), args)
+        proc = await start_process(env, folder, self.log(instance), RUN_ARGS)
         self.processes[instance] = proc
         await room.api.wait_until(
             lambda: len(room.api.calls_to("deleteWebhook")) > polls or proc.returncode is not None,

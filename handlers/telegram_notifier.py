@@ -1,0 +1,90 @@
+"""The tip flow's messenger on Telegram: downloads files, sends cards, posts reviews."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden
+
+from checks.errors import InvalidInput
+from checks.verdicts import Verdict
+from handlers.callbacks import claim_data, verdict_data
+from handlers.services import Services
+from handlers.tipflow import TipFlow
+from storage.tips import ItemOrigin, ItemSource
+
+__all__ = ["TELEGRAM_DOWNLOAD_LIMIT", "TelegramNotifier", "review_keyboard", "tip_flow"]
+
+log = logging.getLogger(__name__)
+
+#: The Bot API refuses getFile above 20 MB.
+TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+
+_REVIEW_BUTTONS = (
+    (Verdict.AUTHENTIC, "✅ Authentic"),
+    (Verdict.MISATTRIBUTED, "📍 Misattributed"),
+    (Verdict.EDITED, "✂️ Edited"),
+    (Verdict.SYNTHETIC, "🤖 Synthetic"),
+    (Verdict.INCONCLUSIVE, "❔ Inconclusive"),
+)
+
+
+def review_keyboard(submission_id: int) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(text, callback_data=verdict_data(submission_id, verdict))
+        for verdict, text in _REVIEW_BUTTONS
+    ]
+    buttons.append(InlineKeyboardButton("🙋 Claim", callback_data=claim_data(submission_id)))
+    return InlineKeyboardMarkup([buttons[:3], buttons[3:]])
+
+
+class TelegramNotifier:
+    """:class:`handlers.tipflow.Notifier` over a PTB ``Bot``."""
+
+    def __init__(self, bot: Bot, services: Services) -> None:
+        self._bot = bot
+        self._services = services
+
+    async def download(self, source: ItemSource) -> bytes:
+        if source.origin is ItemOrigin.LINK:
+            return (await self._services.fetch(source.ref)).data
+        try:
+            file = await self._bot.get_file(source.ref)
+        except BadRequest as exc:  # e.g. "file is too big": permanent, unlike a network error
+            raise InvalidInput(f"Telegram would not hand the file over ({exc.message})") from exc
+        return bytes(await file.download_as_bytearray())
+
+    async def tell_tipster(self, chat_id: int, card: str) -> None:
+        try:
+            await self._bot.send_message(chat_id, card, disable_web_page_preview=True)
+        except Forbidden:
+            log.info("a tipster has blocked the bot; their card is not delivered")
+
+    async def post_picture(self, picture: bytes, caption: str) -> None:
+        await self._bot.send_photo(self._services.moderator_chat_id, picture, caption=caption)
+
+    async def post_review_card(self, submission_id: int, card: str) -> None:
+        try:
+            await self._bot.send_message(
+                self._services.moderator_chat_id,
+                card,
+                reply_markup=review_keyboard(submission_id),
+                disable_web_page_preview=True,
+            )
+        except BadRequest as exc:
+            log.error("submission %d: review card refused by Telegram: %s", submission_id, exc)
+            raise
+
+
+def tip_flow(bot: Bot, services: Services) -> TipFlow:
+    """The tip flow of this bot, talking to Telegram."""
+    return TipFlow(
+        storage=services.storage,
+        media=services.media,
+        analyser=services.analyser,
+        notifier=TelegramNotifier(bot, services),
+        identities=services.identities,
+        instance=services.instance,
+        lease_seconds=services.lease_seconds,
+    )
