@@ -1,10 +1,12 @@
 """A fake Telegram Bot API for end-to-end tests: real HTTP on 127.0.0.1, PTB pointed at it.
 
+It serves only what Tipline and PTB call (see :mod:`.methods`), the way Telegram answers it.
+
 Example::
 
     async def test_tip(fake_bot_api: FakeBotAPI) -> None:
         api = fake_bot_api
-        alice = api.add_user("Alice", username="alice_tips", language_code="ko")
+        alice = api.add_user("Alice", username="alice_tips")
         mina = api.add_user("Mina", username="mina_mod")
         mods = api.add_group("Moderators", admins=[mina])
         channel = api.add_channel("Pyongyang Times", username="pyongyang_times")
@@ -15,27 +17,20 @@ Example::
             review = await api.wait_for_message(mods, lambda m: "reply_markup" in m)
             press = mina.press(review, "Authentic")
             await api.wait_for_callback_answer(press)
-            mina.press_forged("verdict:1:satire", message=review)  # a crafted client
-        assert api.commands(BotCommandScopeAllPrivateChats())
+            api.fail_next("sendMessage", status=429, retry_after=1)  # flood control
 
-The pieces: :mod:`.driver` (``FakeBotAPI``, users, chats, waiting), :mod:`.methods` (the Bot
-API methods), :mod:`.server` (HTTP), :mod:`.state` (what the fake Telegram remembers),
-:mod:`.markup` (Telegram HTML and entities), :mod:`.objects` (JSON builders). The
+The pieces: :mod:`.driver` (``FakeBotAPI``: setup, faults, waiting), :mod:`.actors` (users
+and chats), :mod:`.faults`, :mod:`.methods` (the Bot API methods), :mod:`.server` (HTTP),
+:mod:`.state` (what the fake Telegram remembers), :mod:`.markup` (Telegram HTML). The
 ``fake_bot_api`` fixture lives in :mod:`.pytest_plugin`.
 """
 
 from __future__ import annotations
 
-from tests.fakebotapi.driver import (
-    DEFAULT_TOKEN,
-    FakeBotAPI,
-    FakeChat,
-    FakeUser,
-    Sent,
-    WaitTimeout,
-)
+from tests.fakebotapi.actors import FakeChat, FakeUser, Sent
+from tests.fakebotapi.driver import DEFAULT_TOKEN, FakeBotAPI, WaitTimeout
 from tests.fakebotapi.markup import HtmlError, parse_html
-from tests.fakebotapi.state import Call, Upload
+from tests.fakebotapi.state import Call
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -45,7 +40,6 @@ __all__ = [
     "FakeUser",
     "HtmlError",
     "Sent",
-    "Upload",
     "WaitTimeout",
     "parse_html",
 ]
