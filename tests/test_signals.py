@@ -25,7 +25,14 @@ def _picture(seed: int = 0) -> Image.Image:
 @pytest.mark.parametrize("kind", list(HASH_KINDS.values()), ids=list(HASH_KINDS))
 class TestHashKindContract:
     def example(self, kind: type[HashKind]) -> str:
-        return "ab" * (kind.hex_length() // 2)
+        return kind.examples[0]
+
+    def test_examples_are_valid_hashes_of_this_kind(self, kind: type[HashKind]) -> None:
+        assert all(kind.validate(example) == example for example in kind.examples)
+
+    def test_a_re_encoded_copy_matches_only_a_perceptual_kind(self, kind: type[HashKind]) -> None:
+        original, copy = kind.examples
+        assert kind.compare(original, copy).match is (kind.threshold > 0)
 
     def test_validate_normalises(self, kind: type[HashKind]) -> None:
         value = self.example(kind)

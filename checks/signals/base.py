@@ -41,6 +41,10 @@ class HashKind(ABC):
     name: ClassVar[str]
     bits: ClassVar[int]
     threshold: ClassVar[int]
+    #: This kind's hashes of a real picture and of a re-encoded copy of it (the AugLy set's
+    #: ``dfdc_1.jpg`` and its ``encoding_quality`` copy): what a hash looks like, and what the
+    #: shared contract tests run on.
+    examples: ClassVar[tuple[str, str]]
 
     @classmethod
     def hex_length(cls) -> int:

@@ -45,6 +45,10 @@ class Pdq(HashKind):
     bits: ClassVar[int] = 256
     threshold: ClassVar[int] = PDQ_THRESHOLD
     min_quality: ClassVar[int] = PDQ_MIN_QUALITY
+    examples: ClassVar[tuple[str, str]] = (
+        "3791cccd33a466776398666693308cf6b3e78cbd3998266d73980cc3673830cd",
+        "3791cccd73a466776398666693308ce6b3e78cbd3998266d73980cc3673830cd",
+    )
 
     @classmethod
     def compute(cls, image: Image.Image) -> PdqResult:

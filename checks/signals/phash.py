@@ -22,6 +22,10 @@ class Phash(HashKind):
     name: ClassVar[str] = "phash"
     bits: ClassVar[int] = 64
     threshold: ClassVar[int] = PHASH_THRESHOLD
+    examples: ClassVar[tuple[str, str]] = (
+        "a6d98ee10c5b8c5e",
+        "a6d98ee10c5b8c5e",
+    )
 
     @classmethod
     def compute(cls, image: Image.Image) -> str:

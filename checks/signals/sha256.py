@@ -16,6 +16,10 @@ class Sha256(HashKind):
     name: ClassVar[str] = "sha256"
     bits: ClassVar[int] = 256
     threshold: ClassVar[int] = 0
+    examples: ClassVar[tuple[str, str]] = (
+        "d2ffb8f90cf6ffbc919063cf5ebd6318054e09a7c638289bfb3977e43e9d123f",
+        "d0729c73d33c547e97451a83e7d7084320523ec7be2d6da3ac777f9c6aa80928",
+    )
 
     @classmethod
     def compute(cls, data: bytes) -> str:
