@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -26,3 +32,29 @@ def test_every_setting_is_in_env_example_and_readme() -> None:
     assert "TIPLINE_DATABASE_URL" in names
     for name in names:
         assert f"`{name}`" in readme, name
+
+
+@pytest.mark.shared_data
+def test_the_first_command_shows_a_newcomer_what_tipline_does(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """Its import and check, run as written (a fresh database), show each confidence."""
+    first = readme_commands()[0]
+    tipline_part = first.split("&& ", 2)[-1].replace(
+        ".venv/bin/tipline", f"{sys.executable} -m bot"
+    )
+    env = {**os.environ, "TIPLINE_DATABASE_URL": str(tmp_path / "fresh.db"), "COLUMNS": "200"}
+    proc = subprocess.run(
+        ["bash", "-c", tipline_part],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    headlines = [line.strip("│ ") for line in proc.stdout.splitlines() if "│ " in line]
+    for start in ("KNOWN AND DEBUNKED", "SIMILAR", "NEW"):
+        assert any(line.startswith(start) for line in headlines), (start, proc.stdout)
+    assert "GPS" in proc.stdout
