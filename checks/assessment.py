@@ -120,24 +120,6 @@ class Assessment:
             matches=tuple(Match.from_dict(m) for m in data.get("matches") or ()),
         )
 
-    def without_items(self, item_ids: Iterable[int]) -> Assessment:
-        """The same assessment with those known items' matches left out (retired since)."""
-        gone = set(item_ids)
-        if not gone.intersection(m.item_id for m in self.matches):
-            return self
-        kept = tuple(m for m in self.matches if m.item_id not in gone)
-        return Assessment(
-            fingerprint=self.fingerprint,
-            format=self.format,
-            mime_type=self.mime_type,
-            width=self.width,
-            height=self.height,
-            file_size=self.file_size,
-            metadata=self.metadata,
-            findings=self.findings,
-            matches=kept,
-        )
-
 
 def best_match(assessments: Iterable[Assessment]) -> Match | None:
     """The best match over several pictures (an album): surest, then closest."""

@@ -33,15 +33,23 @@ from handlers.cards import (
 )
 from handlers.services import Analyser
 from handlers.wording import CLOSENESS, moderator_label
-from storage.base import Storage
+from storage.base import KnownItems
 from storage.identities import IdentityProtector
 from storage.media import MediaStore
-from storage.tips import ItemSource, ItemStatus, Submission, SubmissionItem
+from storage.tips import (
+    ItemSource,
+    ItemStatus,
+    Retention,
+    Submission,
+    SubmissionItem,
+    Submissions,
+)
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "Notifier",
     "TipFlow",
+    "TipFlowStorage",
     "TipProcessingFailed",
     "picture_views",
 ]
@@ -53,6 +61,10 @@ log = logging.getLogger(__name__)
 #: only has to outlast a pause: a lease left by an instance that died expires after this, and
 #: another instance resumes the tip at its next maintenance pass.
 DEFAULT_LEASE_SECONDS = 60.0
+
+
+class TipFlowStorage(KnownItems, Submissions, Retention, Protocol):
+    """What the flow needs of the database: tips, lookups, and known items' pictures."""
 
 
 class TipProcessingFailed(TiplineError):
@@ -118,7 +130,7 @@ def _provenance(submission: Submission) -> Provenance | None:
 class TipFlow:
     """Brings one submission as far as it can go; safe to call again at any point."""
 
-    storage: Storage
+    storage: TipFlowStorage
     media: MediaStore
     analyser: Analyser
     notifier: Notifier

@@ -135,7 +135,7 @@ async def open_desk(database: Path) -> AsyncIterator[Desk]:
 
     def flow(instance: str) -> TipFlow:
         return TipFlow(
-            storage=storage,  # type: ignore[arg-type]
+            storage=storage,  # type: ignore[arg-type]  # the real one, faulty on demand
             media=media,
             analyser=analyser,
             notifier=notifier,
