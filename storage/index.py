@@ -2,7 +2,7 @@
 
 Pure Python and numpy, no SQL: both backends load it from their rows and keep it current. It
 finds candidates; :func:`checks.matching.accept` decides. Hashes live in columns (one row per
-item, a "slot"): SHA-256 and PDQ as four 64-bit words, pHash as one. Slots ``[0, built)`` are
+item, a "slot", laid out as in :mod:`storage.fingerprint_batch`). Slots ``[0, built)`` are
 sorted by item id and served by multi-index hash tables (:mod:`storage.mih`); later additions
 form a tail that is scanned by brute force until it is big enough to be worth a rebuild. An
 updated or removed item's old slot is marked dead and dropped at the next rebuild.
@@ -11,121 +11,16 @@ updated or removed item's old slot is marked dead and dropped at the next rebuil
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
-from checks.errors import InvalidHash
 from checks.matching import Candidate
 from checks.signals import Fingerprint, HashKind, Pdq, Phash, Sha256
+from storage.fingerprint_batch import BATCH_FIELDS, NO_QUALITY, FingerprintBatch, hex_words
 from storage.mih import MultiIndex, hamming_rows
 
-__all__ = ["FingerprintBatch", "NearDuplicateIndex"]
-
-#: ``pdq_quality`` of an item whose quality is unknown.
-_NO_QUALITY = -1
-
-
-def _hex_words(values: Sequence[str | None], kind: type[HashKind]) -> tuple[np.ndarray, np.ndarray]:
-    """Hex strings (None where missing) as an (n, bits/64) uint64 array and a presence mask.
-
-    One join and one ``bytes.fromhex`` for the whole column: loading a million rows must not
-    cost a million numpy calls.
-    """
-    count, hex_len = len(values), kind.hex_length()
-    present = np.array([v is not None for v in values], dtype=bool).reshape(count)
-    filled = values if present.all() else ["0" * hex_len if v is None else v for v in values]
-    if (np.fromiter(map(len, filled), dtype=np.int64, count=count) != hex_len).any():
-        raise InvalidHash(f"a {kind.name} hash is not {hex_len} hexadecimal characters")
-    text = "".join(filled)
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError as exc:
-        raise InvalidHash(f"a {kind.name} hash is not hexadecimal") from exc
-    if len(raw) * 2 != len(text):  # fromhex skips whitespace
-        raise InvalidHash(f"a {kind.name} hash is not hexadecimal")
-    words = np.frombuffer(raw, dtype=">u8").reshape(count, kind.bits // 64).astype(np.uint64)
-    return words, present
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class FingerprintBatch:
-    """The hashes of many items as columns, so loading needs no Python object per item.
-
-    Missing hashes are zero words with a False ``has_*`` flag; unknown quality is -1.
-    """
-
-    ids: np.ndarray  # (n,) int64
-    sha256: np.ndarray  # (n, 4) uint64
-    has_sha256: np.ndarray  # (n,) bool
-    pdq: np.ndarray  # (n, 4) uint64
-    has_pdq: np.ndarray  # (n,) bool
-    pdq_quality: np.ndarray  # (n,) int16
-    phash: np.ndarray  # (n, 1) uint64
-    has_phash: np.ndarray  # (n,) bool
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @classmethod
-    def from_columns(
-        cls,
-        ids: Sequence[int],
-        sha256: Sequence[str | None],
-        pdq: Sequence[str | None],
-        pdq_quality: Sequence[int | None],
-        phash: Sequence[str | None],
-    ) -> FingerprintBatch:
-        """From hex columns as stored (lower-case, None where missing)."""
-        sha_words, has_sha = _hex_words(sha256, Sha256)
-        pdq_words, has_pdq = _hex_words(pdq, Pdq)
-        phash_words, has_phash = _hex_words(phash, Phash)
-        quality = np.array(
-            [_NO_QUALITY if q is None else q for q in pdq_quality], dtype=np.int16
-        ).reshape(len(pdq_quality))
-        return cls(
-            ids=np.asarray(ids, dtype=np.int64).reshape(-1),
-            sha256=sha_words,
-            has_sha256=has_sha,
-            pdq=pdq_words,
-            has_pdq=has_pdq,
-            pdq_quality=quality,
-            phash=phash_words,
-            has_phash=has_phash,
-        )
-
-    @classmethod
-    def from_fingerprints(cls, items: Iterable[tuple[int, Fingerprint]]) -> FingerprintBatch:
-        """From fingerprints, validating each hash (the mirrored PDQ is a query-only hash)."""
-        rows = list(items)
-
-        def column(kind: type[HashKind], name: str) -> list[str | None]:
-            values = (getattr(fp, name) for _, fp in rows)
-            return [None if v is None else kind.validate(v) for v in values]
-
-        return cls.from_columns(
-            ids=[item_id for item_id, _ in rows],
-            sha256=column(Sha256, "sha256"),
-            pdq=column(Pdq, "pdq"),
-            pdq_quality=[fp.pdq_quality for _, fp in rows],
-            phash=column(Phash, "phash"),
-        )
-
-    def take(self, rows: np.ndarray) -> FingerprintBatch:
-        """The rows selected by an index array or boolean mask."""
-        return FingerprintBatch(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
-
-    def last_per_id(self) -> FingerprintBatch:
-        """Drop all but the last row of any repeated id (the later row is the newer state)."""
-        if len(self) < 2:
-            return self
-        _, first_from_end = np.unique(self.ids[::-1], return_index=True)
-        if len(first_from_end) == len(self):
-            return self
-        return self.take(np.sort(len(self) - 1 - first_from_end))
-
-
-_FIELDS = tuple(f.name for f in fields(FingerprintBatch))
+__all__ = ["FingerprintBatch", "NearDuplicateIndex"]  # the batch type re-exported for callers
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +35,7 @@ class _Query:
     @classmethod
     def parse(cls, fp: Fingerprint) -> _Query:
         def words(value: str | None, kind: type[HashKind]) -> np.ndarray | None:
-            return None if value is None else _hex_words([kind.validate(value)], kind)[0][0]
+            return None if value is None else hex_words([kind.validate(value)], kind)[0][0]
 
         return cls(
             sha256=words(fp.sha256, Sha256),
@@ -231,7 +126,7 @@ class NearDuplicateIndex:
         """Grow every column to hold ``capacity`` slots, keeping the slots in use."""
         template = FingerprintBatch.from_columns([], [], [], [], [])
         used = self._n
-        for name in _FIELDS:
+        for name in BATCH_FIELDS:
             old = self._cols.get(name, getattr(template, name))
             new = np.zeros((capacity, *old.shape[1:]), dtype=old.dtype)
             new[:used] = old[:used]
@@ -246,7 +141,7 @@ class NearDuplicateIndex:
         if start + count > len(self._alive):
             # Grow by a quarter: at a million items, doubling would reserve ~90 MB unused.
             self._allocate(max(start + count, len(self._alive) * 5 // 4, 1024))
-        for name in _FIELDS:
+        for name in BATCH_FIELDS:
             self._cols[name][start : start + count] = getattr(batch, name)
         self._alive[start : start + count] = True
         self._n += count
@@ -254,7 +149,7 @@ class NearDuplicateIndex:
     def live(self) -> FingerprintBatch:
         """Every item the index holds, as one batch (a copy)."""
         slots = np.flatnonzero(self._alive[: self._n])
-        return FingerprintBatch(**{name: self._cols[name][slots] for name in _FIELDS})
+        return FingerprintBatch(**{name: self._cols[name][slots] for name in BATCH_FIELDS})
 
     def updated(
         self, changes: Iterable[tuple[FingerprintBatch, Sequence[int]]]
@@ -306,7 +201,7 @@ class NearDuplicateIndex:
         slots = self._slots_of(batch.ids)
         known = np.flatnonzero(slots >= 0)
         same = np.ones(len(known), dtype=bool)
-        for name in _FIELDS:
+        for name in BATCH_FIELDS:
             mine, theirs = self._cols[name][slots[known]], getattr(batch, name)[known]
             equal = mine == theirs
             same &= equal.all(axis=1) if equal.ndim > 1 else equal
@@ -443,7 +338,7 @@ class NearDuplicateIndex:
                 mirrored=mirrored,
                 pdq_distance=pdq_d,
                 phash_distance=phash_d,
-                item_pdq_quality=None if quality == _NO_QUALITY else quality,
+                item_pdq_quality=None if quality == NO_QUALITY else quality,
             )
             for slot, item_id, pdq_d, phash_d, quality in zip(
                 slots.tolist(), ids, pdq_distances, phash_distances, qualities, strict=True

@@ -1,48 +1,38 @@
-"""The known-items exchange format: manifests in (CSV or JSON Lines), the same rows out.
+"""Reading a manifest (CSV or JSON Lines) and checking each row into a known-item draft.
 
-Export writes exactly the columns import reads, so an export imports back unchanged into any
-Tipline database. Rows are checked one by one: a bad row is an error with its line number,
-never the end of the import. Good rows are saved in batches (one transaction each), so a
-million-row manifest costs a few hundred statements rather than a million.
+Rows are checked one by one: a bad row is an error with its line number, never the end of the
+import.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
-import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from checks.errors import InvalidInput, TiplineError, UnreadableFile
+from checks.errors import InvalidInput, UnreadableFile
 from checks.signals import Fingerprint, Pdq, Phash, Sha256
 from checks.verdicts import Verdict
-from storage.base import KnownItem, KnownItemDraft, Storage, UpsertResult
-from storage.errors import Conflict, StorageError, StorageUnavailable
-from storage.rows import KNOWN_ITEM_CONTENT, known_item_content
+from storage.base import KnownItemDraft
+from storage.rows import KNOWN_ITEM_CONTENT
 
 __all__ = [
     "EXPORT_FIELDS",
-    "EXPORT_FORMATS",
-    "IMPORT_BATCH",
-    "ExportWriter",
-    "ImportSummary",
+    "IMPORT_FIELDS",
+    "Analyser",
     "ManifestRow",
     "count_manifest_rows",
     "draft_from_row",
-    "export_row",
-    "import_manifest",
     "read_manifest",
 ]
 
 #: Columns of an export, in order; an import reads these plus ``image``.
 EXPORT_FIELDS = KNOWN_ITEM_CONTENT
 IMPORT_FIELDS = frozenset((*EXPORT_FIELDS, "image"))
-EXPORT_FORMATS = ("jsonl", "csv")
 _JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 
 
@@ -238,194 +228,3 @@ def draft_from_row(
         source=_optional(values, "source"),
         recorded_by="import",
     )
-
-
-def export_row(item: KnownItem) -> dict[str, str | int | None]:
-    return dict(zip(EXPORT_FIELDS, known_item_content(item.draft), strict=True))
-
-
-class ExportWriter:
-    """Writes export rows one at a time, so a million items never sit in memory at once."""
-
-    def __init__(self, fmt: str, out: TextIO) -> None:
-        if fmt not in EXPORT_FORMATS:
-            raise InvalidInput(
-                f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}"
-            )
-        self._out = out
-        self._csv: csv.DictWriter[str] | None = None
-        if fmt == "csv":
-            self._csv = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
-            self._csv.writeheader()
-        self.count = 0
-
-    def write(self, item: KnownItem) -> None:
-        row = export_row(item)
-        if self._csv is not None:
-            self._csv.writerow({k: "" if v is None else v for k, v in row.items()})
-        else:
-            self._out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self.count += 1
-
-
-# -- import -----------------------------------------------------------------------------------
-
-#: Rows per transaction. Large enough to share a round trip and a commit among many rows, and
-#: (SQLite) each index page a batch touches is written once per commit: at 200,000 items,
-#: 5,000 rows a batch import a fifth faster than 1,000. Small enough that SQLite's write lock
-#: is held for a fraction of a second and a refused batch is quick to redo row by row.
-IMPORT_BATCH = 5_000
-#: A batch that deadlocked with another writer (a moderator's verdict) is tried this often.
-_ATTEMPTS = 3
-#: Seconds between progress reports: often enough for a bar, rarely enough to cost nothing.
-_PROGRESS_EVERY = 0.1
-
-
-@dataclass(slots=True)
-class ImportSummary:
-    """What an import did: counts per outcome, and each failed row's line and reason."""
-
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    #: (position in the manifest, message) per failed row, in the order they were found.
-    failures: list[tuple[int, str]] = field(default_factory=list)
-
-    @property
-    def problems(self) -> list[str]:
-        """Messages for the failed rows (each starts with its line), in manifest order: a row
-        the database refused is found after the rows read behind it."""
-        return [message for _, message in sorted(self.failures, key=lambda f: f[0])]
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "failed": self.failed,
-        }
-
-    def fail(self, position: int, message: str) -> None:
-        self.failed += 1
-        self.failures.append((position, message))
-
-    def record(self, result: UpsertResult) -> None:
-        if result.created:
-            self.created += 1
-        elif result.updated:
-            self.updated += 1
-        else:
-            self.unchanged += 1
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    """A good row waiting for its batch."""
-
-    position: int
-    line: int
-    draft: KnownItemDraft
-
-
-@dataclass(frozen=True, slots=True)
-class _Refused:
-    """A row that could not be read or made into a draft."""
-
-    position: int
-    message: str
-
-
-async def import_manifest(
-    storage: Storage,
-    path: Path,
-    fingerprint_of: Analyser,
-    *,
-    batch_size: int = IMPORT_BATCH,
-    progress: Callable[[int], None] | None = None,
-) -> ImportSummary:
-    """Import a manifest in batches; running it again changes nothing.
-
-    Bad rows are counted and reported by line, and the rest go on. Each batch is committed on
-    its own, so an outage loses at most the batch in flight (and running the import again
-    finishes the job). ``progress`` is told how many more rows have been read.
-    """
-    summary = ImportSummary()
-    pending: list[_Pending] = []
-    unreported, last_report = 0, time.monotonic()
-    for entry in _entries(path, fingerprint_of):
-        unreported += 1
-        if isinstance(entry, _Refused):
-            summary.fail(entry.position, entry.message)
-        else:
-            pending.append(entry)
-        if len(pending) >= batch_size:
-            await _save(storage, pending, summary)
-            pending = []
-        if progress is not None and time.monotonic() - last_report >= _PROGRESS_EVERY:
-            progress(unreported)
-            unreported, last_report = 0, time.monotonic()
-    if pending:
-        await _save(storage, pending, summary)
-    if progress is not None and unreported:
-        progress(unreported)
-    return summary
-
-
-def _entries(path: Path, fingerprint_of: Analyser) -> Iterator[_Pending | _Refused]:
-    """The manifest's rows as drafts, or why not. Reading and hashing pictures block the event
-    loop, which an import has to itself."""
-    base_dir = path.resolve().parent
-    for position, row in enumerate(read_manifest(path)):
-        if isinstance(row, InvalidInput):
-            yield _Refused(position, row.message)
-            continue
-        try:
-            draft = draft_from_row(row.values, base_dir, fingerprint_of)
-        except InvalidInput as exc:
-            yield _Refused(position, f"line {row.line}: {exc.message}")
-        else:
-            yield _Pending(position, row.line, draft)
-
-
-async def _save(storage: Storage, batch: list[_Pending], summary: ImportSummary) -> None:
-    """Save one batch; if the database refuses it, find the rows it refuses one by one."""
-    drafts = [entry.draft for entry in batch]
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            results = await storage.upsert_known_items(drafts)
-        except Conflict:
-            if attempt == _ATTEMPTS:
-                raise
-            await asyncio.sleep(0.05 * attempt)
-        except StorageUnavailable:
-            raise
-        except (StorageError, InvalidInput) as exc:
-            await _save_one_by_one(storage, batch, summary, exc)
-            return
-        else:
-            for result in results:
-                summary.record(result)
-            return
-
-
-async def _save_one_by_one(
-    storage: Storage, batch: list[_Pending], summary: ImportSummary, cause: TiplineError
-) -> None:
-    """The batch's rows on their own, each refused one reported by line.
-
-    If every row is refused, the fault is the database's rather than the rows': ``cause``
-    is raised, as a single-row import would have stopped on its first row.
-    """
-    refused: list[tuple[_Pending, TiplineError]] = []
-    for entry in batch:
-        try:
-            summary.record(await storage.upsert_known_item(entry.draft))
-        except (StorageUnavailable, Conflict):
-            raise
-        except (StorageError, InvalidInput) as exc:
-            refused.append((entry, exc))
-    if len(refused) == len(batch):
-        raise cause
-    for entry, exc in refused:
-        summary.fail(entry.position, f"line {entry.line}: {exc.message}")
