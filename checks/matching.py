@@ -25,9 +25,15 @@ __all__ = [
 
 
 class MatchKind(StrEnum):
-    EXACT = "exact"
-    NEAR = "near"
-    MIRRORED = "mirrored"
+    """How the known picture appears in the submitted one. Values are stored and printed."""
+
+    EXACT = "exact"  # the same file
+    NEAR = "near"  # the whole picture, re-encoded, resized or retouched
+    MIRRORED = "mirrored"  # flipped left to right (or top to bottom)
+    ROTATED = "rotated"  # turned by a quarter, a half or three quarters
+    FRAMED = "framed"  # inside flat borders or letterbox bars
+    CAPTIONED = "captioned"  # with a band of text above or below it
+    SCREENSHOT = "screenshot"  # inside a screenshot (of a chat, a feed, a page)
 
 
 class Confidence(StrEnum):
@@ -157,7 +163,8 @@ def accept(candidate: Candidate, query_pdq_quality: int | None) -> tuple[str, in
 
 
 def rank_key(match: Match) -> tuple[int, int, float]:
-    """Surer first; then exact, direct near copies, mirrored; closer first within each."""
-    order = {MatchKind.EXACT: 0, MatchKind.NEAR: 1, MatchKind.MIRRORED: 2}[match.kind]
+    """Surer first; then by kind in :class:`MatchKind`'s order (the whole picture before a
+    transformed or reframed one); closer first within each."""
+    order = list(MatchKind).index(match.kind)
     bits = Pdq.bits if match.signal == "pdq" else Phash.bits if match.signal == "phash" else 1
     return (match.confidence.rank, order, match.distance / bits)

@@ -16,6 +16,10 @@ CLOSENESS = {
     MatchKind.EXACT: "identical file",
     MatchKind.NEAR: "near-identical copy",
     MatchKind.MIRRORED: "mirrored copy",
+    MatchKind.ROTATED: "rotated copy",
+    MatchKind.FRAMED: "the known picture inside borders",
+    MatchKind.CAPTIONED: "the known picture with a caption added",
+    MatchKind.SCREENSHOT: "a screenshot containing the known picture",
 }
 VERDICT_WORDS = {
     Verdict.AUTHENTIC: "verified as authentic",
