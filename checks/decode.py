@@ -20,11 +20,13 @@ __all__ = [
     "DEFAULT_LIMITS",
     "HASH_SIZE",
     "SUPPORTED_FORMATS",
+    "WORK_SIDE",
     "DecodeLimits",
     "decode_for_hashing",
     "decode_reduced",
     "mime_type",
     "open_image",
+    "shrink",
     "upright",
 ]
 
@@ -48,6 +50,10 @@ HASH_SIZE = 128
 #: (AugLy copies of a 1920x1080 JPEG: PDQ distance 0-18 at 128 px, 12-28 when the copies
 #: reached the hashes at 512 and the JPEG at its 1/8 decode); PDQ works at 64x64 anyway.
 _HASH_MAX_SIDE = 128
+#: The picture the frame rules look at (borders, caption bands): a crop of it is shrunk to the
+#: hash scale, so it needs enough pixels that a box's edges land within a pixel there. A JPEG
+#: is decoded at 1/8 scale unless that leaves fewer than half this on the long side.
+WORK_SIDE = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +136,14 @@ _WHOLE_FILE = 1 << 30
 
 
 def decode_reduced(image: Image.Image) -> Image.Image:
-    """Decode the first frame's luminance at the hash scale, as stored (not yet upright)."""
+    """Decode the first frame's luminance at the least scale the checks need, as stored (not
+    yet upright): :func:`shrink` it to the hash scale and to the frame rules' scale."""
     try:
         if image.format in _DRAFTABLE:
             width, height = image.size
-            short = min(width, height)
-            wanted = max(short // 8, min(short, HASH_SIZE))
+            short, long = min(width, height), max(width, height)
+            # At least HASH_SIZE on the short side and WORK_SIDE / 2 on the long one, else 1/8.
+            wanted = max(short // 8, min(short, max(HASH_SIZE, short * WORK_SIDE // 2 // long)))
             # "L" lets libjpeg skip colour conversion, chroma upsampling and the chroma IDCT
             # (a colour JPEG only; CMYK ones stay CMYK and are converted below).
             image.draft("L", (width * wanted // short, height * wanted // short))
@@ -143,14 +151,18 @@ def decode_reduced(image: Image.Image) -> Image.Image:
         # chunks): the decoder releases the GIL for all of it, so other threads run meanwhile.
         image.decodermaxblock = _WHOLE_FILE
         image.load()
-        grey = _luminance(image)
-        if max(grey.size) > _HASH_MAX_SIDE:
-            scale = _HASH_MAX_SIDE / max(grey.size)
-            size = (max(1, round(grey.width * scale)), max(1, round(grey.height * scale)))
-            grey = grey.resize(size, Image.Resampling.LANCZOS)
+        return _luminance(image)
     except (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, EOFError) as exc:
         raise CorruptImage(f"the picture does not decode ({exc})") from exc
-    return grey
+
+
+def shrink(picture: Image.Image, side: int = _HASH_MAX_SIDE) -> Image.Image:
+    """At most ``side`` pixels on the long side (Lanczos); the hashes take :data:`HASH_SIZE`."""
+    if max(picture.size) <= side:
+        return picture
+    scale = side / max(picture.size)
+    size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+    return picture.resize(size, Image.Resampling.LANCZOS)
 
 
 def upright(pixels: Image.Image, orientation: int | None, fmt: str | None) -> Image.Image:
@@ -170,4 +182,4 @@ def decode_for_hashing(image: Image.Image) -> Image.Image:
         orientation = image.getexif().get(_ORIENTATION_TAG)
     except (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError) as exc:
         raise CorruptImage(f"the picture's EXIF block is damaged ({exc})") from exc
-    return upright(decode_reduced(image), orientation, image.format)
+    return upright(shrink(decode_reduced(image)), orientation, image.format)

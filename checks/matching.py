@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from checks.signals import Pdq, Phash
+from checks.signals.fingerprint import View
 from checks.verdicts import Verdict
 
 __all__ = [
@@ -18,10 +19,15 @@ __all__ = [
     "Confidence",
     "Match",
     "MatchKind",
+    "Way",
     "accept",
     "confidence_of",
+    "judge",
     "rank_key",
 ]
+
+#: Where the known picture sits in the submitted one: left, top, right, bottom as fractions.
+Region = tuple[float, float, float, float]
 
 
 class MatchKind(StrEnum):
@@ -83,6 +89,8 @@ class Match:
     fact_check_url: str | None = None
     original_date: str | None = None
     original_place: str | None = None
+    #: Where the known picture sits in the submitted one, when it fills only part of it.
+    region: Region | None = None
 
     @property
     def confidence(self) -> Confidence:
@@ -101,6 +109,7 @@ class Match:
             "fact_check_url": self.fact_check_url,
             "original_date": self.original_date,
             "original_place": self.original_place,
+            "region": list(self.region) if self.region else None,
         }
 
     @classmethod
@@ -116,6 +125,7 @@ class Match:
             fact_check_url=_text_or_none(data.get("fact_check_url")),
             original_date=_text_or_none(data.get("original_date")),
             original_place=_text_or_none(data.get("original_place")),
+            region=_region(data.get("region")),
         )
 
 
@@ -123,17 +133,50 @@ def _text_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def _region(value: object) -> Region | None:
+    if not isinstance(value, list | tuple) or len(value) != 4:
+        return None
+    left, top, right, bottom = (float(v) for v in value)
+    return (left, top, right, bottom)
+
+
+@dataclass(frozen=True, slots=True)
+class Way:
+    """How one candidate was recognised: what :func:`judge` accepted."""
+
+    kind: MatchKind
+    signal: str
+    distance: int
+    region: Region | None = None
+
+
+def judge(
+    candidate: Candidate, query_pdq_quality: int | None, view: View | None = None
+) -> Way | None:
+    """Whether a candidate the index found for the query (or for one of its views) is the same
+    picture, and how it appears. A view counts only through PDQ at usable quality: its hash is
+    of a turned or reframed picture, and pHash was not computed for it."""
+    decision = accept(candidate, query_pdq_quality)
+    if decision is None:
+        return None
+    signal, distance = decision
+    if view is not None:
+        return Way(MatchKind(view.kind), signal, distance, view.region) if signal == "pdq" else None
+    if candidate.exact:
+        return Way(MatchKind.EXACT, signal, distance)
+    return Way(MatchKind.MIRRORED if candidate.mirrored else MatchKind.NEAR, signal, distance)
+
+
 def confidence_of(match: Match) -> Confidence:
     """The one decision of how sure a match is.
 
     ``certain``: the identical file, or PDQ within Meta's threshold at usable quality on both
-    sides (:func:`accept` only lets PDQ decide then). ``similar``: pHash alone (PDQ could not
-    vouch for the picture) or a mirrored copy, whose hash is an approximation of the mirrored
-    picture's (18-36 bits off, measured), so a person confirms it.
+    sides (:func:`accept` only lets PDQ decide then), whether of the whole picture or of the
+    query turned, flipped or cut out of its frame (each view is hashed from its own pixels).
+    ``similar``: pHash alone, when a picture is too flat for PDQ to vouch for it; a person
+    confirms it.
     """
-    if match.kind is MatchKind.EXACT:
-        return Confidence.CERTAIN
-    if match.kind is MatchKind.NEAR and match.signal == "pdq":
+    if match.kind is MatchKind.EXACT or match.signal == "pdq":
         return Confidence.CERTAIN
     return Confidence.SIMILAR
 

@@ -7,6 +7,7 @@ wrapped as :class:`checks.errors.CheckError`, so one bad file never stops a batc
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -16,10 +17,12 @@ from PIL import Image
 
 from checks.decode import (
     DEFAULT_LIMITS,
+    WORK_SIDE,
     DecodeLimits,
     decode_reduced,
     mime_type,
     open_image,
+    shrink,
     upright,
 )
 from checks.errors import CheckError, TiplineError
@@ -27,6 +30,7 @@ from checks.findings import Finding, derive_findings
 from checks.metadata import Metadata, extract_metadata
 from checks.metadata.thumbnail import decode_thumbnail
 from checks.signals import Fingerprint, Sha256, compute_fingerprint
+from checks.views import query_views
 
 __all__ = ["Report", "analyse"]
 
@@ -76,11 +80,13 @@ def analyse(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> Report:
             opened = open_image(data, limits)
             fmt, mime = opened.format or "", mime_type(opened)
             width, height = opened.size
-            reduced = decode_reduced(opened)
+            decoded = decode_reduced(opened)
         finally:
             metadata, sha256, thumbnail = side_work.result()
-        pixels = upright(reduced, metadata.orientation, fmt)
+        pixels = upright(shrink(decoded), metadata.orientation, fmt)
+        work = upright(shrink(decoded, WORK_SIDE), metadata.orientation, fmt)
         fingerprint = compute_fingerprint(data, pixels, sha256=sha256)
+        fingerprint = dataclasses.replace(fingerprint, views=query_views(pixels, work))
         findings = derive_findings(
             metadata,
             pixels,

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
 from typing import ClassVar
 
-from checks.matching import Match, MatchKind, accept, rank_key
+from checks.matching import Match, Way, judge, rank_key
 from checks.signals import Fingerprint
 from checks.verdicts import Verdict
 from storage.base import KnownItem, KnownItemDraft, Storage, UpsertResult
@@ -180,19 +180,15 @@ class SqlStorage(
         return (await self._run("count known items", self._known.count))[0][0]
 
     async def lookup(self, query: Fingerprint) -> list[Match]:
-        accepted: dict[int, list[tuple[MatchKind, str, int]]] = {}
+        accepted: dict[int, list[Way]] = {}
         for candidate in self._index.candidates(query):
-            decision = accept(candidate, query.pdq_quality)
-            if decision is None:
-                continue
-            kind = (
-                MatchKind.EXACT
-                if candidate.exact
-                else MatchKind.MIRRORED
-                if candidate.mirrored
-                else MatchKind.NEAR
-            )
-            accepted.setdefault(candidate.item_id, []).append((kind, *decision))
+            if (way := judge(candidate, query.pdq_quality)) is not None:
+                accepted.setdefault(candidate.item_id, []).append(way)
+        for view in query.views:
+            looked_up = Fingerprint(pdq=view.pdq, pdq_quality=view.pdq_quality)
+            for candidate in self._index.candidates(looked_up):
+                if (way := judge(candidate, view.pdq_quality, view)) is not None:
+                    accepted.setdefault(candidate.item_id, []).append(way)
         if not accepted:
             return []
         ids = self._encode_list(sorted(accepted))
@@ -206,16 +202,17 @@ class SqlStorage(
             found = [
                 Match(
                     item_id,
-                    kind,
-                    signal,
-                    dist,
+                    way.kind,
+                    way.signal,
+                    way.distance,
                     Verdict(label["verdict"]),
                     label["title"],
                     fact_check_url=label["fact_check_url"],
                     original_date=label["original_date"],
                     original_place=label["original_place"],
+                    region=way.region,
                 )
-                for kind, signal, dist in ways
+                for way in ways
             ]
             matches.append(min(found, key=rank_key))
         return sorted(matches, key=lambda m: (rank_key(m), m.item_id))

@@ -10,7 +10,20 @@ from checks.signals.pdq import Pdq
 from checks.signals.phash import Phash
 from checks.signals.sha256 import Sha256
 
-__all__ = ["Fingerprint", "compute_fingerprint"]
+__all__ = ["Fingerprint", "View", "compute_fingerprint"]
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """The query seen another way (turned, flipped, or the part of its frame the picture
+    occupies), hashed with PDQ. ``kind`` is the :class:`checks.matching.MatchKind` a match
+    through this view is; ``region`` is where the picture sits in the query (fractions of its
+    width and height: left, top, right, bottom), for views of a part of the frame."""
+
+    kind: str
+    pdq: str
+    pdq_quality: int
+    region: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +36,8 @@ class Fingerprint:
     phash: str | None = None
     #: Only computed for a query (a stored item is never looked up by its mirror).
     pdq_mirrored: str | None = None
+    #: Only for a query: its other turns and flips, and its picture inside a frame.
+    views: tuple[View, ...] = ()
 
     def __post_init__(self) -> None:
         if self.sha256 is None and self.pdq is None and self.phash is None:
