@@ -1,8 +1,11 @@
 """Distances between pictures of the corpus: the evidence behind the hash thresholds.
 
-Positives are AugLy's copies of ``dfdc_1.jpg`` that keep the whole frame; negatives are every
-pair of other corpus files. Prints JSON: the positive distances, a histogram of the negative
-distances, and every negative pair close enough to need a human look (same scene or not).
+Positives are AugLy's copies of ``dfdc_1.jpg``; negatives are every pair of other corpus
+files. Prints JSON: the positive distances (whole frame, mirror, and the nearest of the
+query's views: its other turns and flips and its picture inside a frame), a histogram of the
+negative distances, every negative pair close enough to need a human look (same scene or
+not), and the negative pairs whose nearest *view* comes within the PDQ threshold (each view
+is one more chance of a false match).
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from checks.decode import decode_for_hashing, open_image
 from checks.errors import InvalidInput
-from checks.signals import Fingerprint, compute_fingerprint, hamming_hex
+from checks.report import analyse
+from checks.signals import Fingerprint, Pdq, hamming_hex
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,11 +28,8 @@ def fingerprints(images: Path) -> dict[str, Fingerprint]:
     for path in sorted(images.rglob("*")):
         if not path.is_file() or "malformed" in path.parts:
             continue
-        data = path.read_bytes()
         try:
-            out[str(path.relative_to(images))] = compute_fingerprint(
-                data, decode_for_hashing(open_image(data))
-            )
+            out[str(path.relative_to(images))] = analyse(path.read_bytes()).fingerprint
         except InvalidInput:
             continue
     return out
@@ -51,6 +51,10 @@ def main() -> None:
                 "pdq": hamming_hex(original.pdq, fp.pdq),
                 "pdq_mirrored": hamming_hex(original.pdq, fp.pdq_mirrored),
                 "phash": hamming_hex(original.phash, fp.phash),
+                "nearest_view": min(
+                    ((hamming_hex(original.pdq, v.pdq), v.kind) for v in fp.views),
+                    default=None,
+                ),
             }
     others = [n for n in fps if "/transformed/" not in n]
     pdq_hist: Counter[int] = Counter()
@@ -75,6 +79,15 @@ def main() -> None:
                 }
             )
     near.sort(key=lambda r: (r["phash"], r["pdq"]))
+    view_hits = []
+    for a, b in itertools.permutations(others, 2):
+        fa, fb = fps[a], fps[b]
+        if fa.sha256 == fb.sha256 or not fb.pdq:
+            continue
+        for view in fa.views:
+            distance = hamming_hex(view.pdq, fb.pdq)
+            if distance <= Pdq.threshold:
+                view_hits.append({"query": a, "view": view.kind, "known": b, "pdq": distance})
     print(
         json.dumps(
             {
@@ -86,6 +99,7 @@ def main() -> None:
                     k: v for k, v in sorted(pdq_hist.items()) if k <= 48
                 },
                 "near_negative_pairs": near,
+                "negative_view_hits": view_hits,
             },
             indent=1,
         )
