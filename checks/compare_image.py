@@ -26,6 +26,7 @@ DEFAULT_MAX_SIDE = 1280
 BACKGROUND = (38, 38, 38)
 _LABEL = (240, 240, 240)
 _CAPTION = (200, 200, 200)
+_REGION = (255, 200, 0)
 #: Transparent parts of a picture are shown over white, as most viewers do.
 _TRANSPARENT_BACKDROP = (255, 255, 255)
 #: Small pictures are enlarged to this height at least, so a thumbnail can be compared at all.
@@ -54,11 +55,14 @@ def side_by_side(
     right_label: str = "Known item",
     caption: str | None = None,
     max_side: int = DEFAULT_MAX_SIDE,
+    region: tuple[float, float, float, float] | None = None,
 ) -> bytes:
     """Both pictures at one height, side by side, labelled; a JPEG whose long side <= max_side.
 
     Pictures are taken as they are (already upright: ``checks.decode`` applies the EXIF
-    orientation); any mode is accepted, transparency is shown over white.
+    orientation); any mode is accepted, transparency is shown over white. ``region`` (left,
+    top, right, bottom as fractions) outlines where the known picture sits in the submitted
+    one, so a moderator sees at once what was compared with what.
     """
     if max_side < _MIN_MAX_SIDE:
         raise ValueError(f"max_side must be at least {_MIN_MAX_SIDE}")
@@ -88,8 +92,13 @@ def side_by_side(
     top = pad + label_band
     x = pad
     labels = (left_label, right_label)
-    for picture, label, column, size in zip(pictures, labels, columns, sizes, strict=True):
+    regions = (region, None)
+    for picture, label, column, size, outline in zip(
+        pictures, labels, columns, sizes, regions, strict=True
+    ):
         scaled = picture.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        if outline is not None:
+            _outline(scaled, outline)
         canvas.paste(scaled, (x + (column - size[0]) // 2, top + (picture_h - size[1]) // 2))
         draw.text((x, pad), _fit(draw, one_line(label), font, column), font=font, fill=_LABEL)
         x += column + pad
@@ -100,6 +109,20 @@ def side_by_side(
     out = io.BytesIO()
     canvas.save(out, "JPEG", quality=_JPEG_QUALITY)
     return out.getvalue()
+
+
+def _outline(picture: Image.Image, region: tuple[float, float, float, float]) -> None:
+    """Draw the region's edge on the picture, in a colour seen on dark and light alike."""
+    left, top, right, bottom = (min(1.0, max(0.0, v)) for v in region)
+    w, h = picture.size
+    box = (
+        round(left * (w - 1)),
+        round(top * (h - 1)),
+        round(right * (w - 1)),
+        round(bottom * (h - 1)),
+    )
+    width = max(2, min(w, h) // 100)
+    ImageDraw.Draw(picture).rectangle(box, outline=_REGION, width=width)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

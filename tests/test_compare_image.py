@@ -198,3 +198,31 @@ def extent(image: Image.Image, colour: tuple[int, int, int]) -> tuple[int, int]:
     mask = (np.abs(pixels - np.array(colour)) <= 24).all(axis=-1)
     ys, xs = np.nonzero(mask)
     return (int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1) if xs.size else (0, 0)
+
+
+def test_the_region_is_outlined_on_the_submitted_picture_only() -> None:
+    grey = (128, 128, 128)
+    plain = decode(
+        side_by_side(Image.new("RGB", (400, 300), grey), Image.new("RGB", (400, 300), grey))
+    )
+    marked = decode(
+        side_by_side(
+            Image.new("RGB", (400, 300), grey),
+            Image.new("RGB", (400, 300), grey),
+            region=(0.25, 0.25, 0.75, 0.75),
+        )
+    )
+    assert marked.size == plain.size
+    changed = [
+        (x, y)
+        for x in range(0, marked.width, 2)
+        for y in range(0, marked.height, 2)
+        if _differs(marked.getpixel((x, y)), plain.getpixel((x, y)))
+    ]
+    assert changed, "the outline is drawn"
+    middle = marked.width // 2
+    assert all(x < middle for x, _ in changed), "only on the submitted (left) picture"
+
+
+def _differs(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    return max(abs(x - y) for x, y in zip(a, b, strict=True)) > 60
