@@ -20,6 +20,7 @@ from checks.errors import ConfigError
 from handlers import admin, gatekeeper, intake, review, status
 from handlers.context import SERVICES_KEY, TiplineContext
 from handlers.errors import on_error
+from handlers.i18n import LANGUAGES, texts_for
 from handlers.services import Analyser, Services
 from storage import open_storage
 from storage.identities import IdentityProtector
@@ -71,6 +72,7 @@ def build_application(
             retention_days=settings.retention_days,
             instance=settings.instance_name,
             lease_seconds=settings.lease_seconds,
+            language=settings.language,
         )
         app.bot_data[SERVICES_KEY] = services
         await _set_commands(app, settings)
@@ -159,12 +161,21 @@ def _rate_limiter(settings: BotSettings) -> AIORateLimiter:
 
 
 async def _set_commands(app: TiplineApp, settings: BotSettings) -> None:
-    tipster = [BotCommand(name, text) for name, text in status.TIPSTER_COMMANDS]
+    """Private chats' menus per language (Telegram picks by the client's language; others see
+    the newsroom's), and the moderators' menu in the newsroom's language."""
+    private = BotCommandScopeAllPrivateChats()
+    newsroom = texts_for(settings.language)
+    await app.bot.set_my_commands(status.tipster_commands(newsroom), scope=private)
+    for language in LANGUAGES.values():
+        await app.bot.set_my_commands(
+            status.tipster_commands(texts_for(language.code)),
+            scope=private,
+            language_code=language.telegram,
+        )
     moderator = [
-        BotCommand(name, text)
+        BotCommand(name, newsroom.plain._(text))
         for name, text in gatekeeper.MODERATOR_COMMANDS + gatekeeper.ADMIN_COMMANDS
     ]
-    await app.bot.set_my_commands(tipster, scope=BotCommandScopeAllPrivateChats())
     await app.bot.set_my_commands(moderator, scope=BotCommandScopeChat(settings.moderator_chat_id))
 
 

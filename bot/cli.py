@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,8 +25,11 @@ from bot.settings import StorageSettings
 from bot.terminal import error_card, verdict_card
 from checks.assessment import Assessment
 from checks.errors import TiplineError, UnreadableFile
+from checks.findings import Finding
 from checks.report import Report, analyse
 from checks.signals import Fingerprint
+from handlers.finding_text import finding_text
+from handlers.i18n import DEFAULT_LANGUAGE, texts_for
 from storage import open_storage
 from storage.base import Storage
 from storage.errors import StorageError
@@ -98,6 +101,14 @@ async def _open(db: str | None) -> Storage:
     return await open_storage(_database_url(db))
 
 
+def _finding_json(finding: Finding) -> dict[str, Any]:
+    """A finding as ``--json`` prints it: its code and parameters, and the English sentence
+    the cards would show."""
+    data = finding.as_dict()
+    english = finding_text(finding, texts_for(DEFAULT_LANGUAGE, html=False))
+    return {"code": data["code"], "severity": data["severity"], "message": english, **data}
+
+
 def _fail(exc: TiplineError) -> typer.Exit:
     _err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
     return typer.Exit(EXIT_FAILED)
@@ -130,6 +141,7 @@ def check(
                 assessment = Assessment.of(result, await storage.lookup(result.fingerprint))
                 if as_json:
                     record = {"file": str(path), **assessment.as_dict()}
+                    record["findings"] = [_finding_json(f) for f in assessment.findings]
                     print(json.dumps(record, ensure_ascii=False, default=str), flush=True)
                 else:
                     _out.print(verdict_card(path, assessment))

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from checks.errors import ConfigError
+from handlers.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 __all__ = ["DEFAULT_DATABASE_URL", "BotSettings", "StorageSettings", "load_bot_settings"]
 
@@ -55,6 +56,7 @@ class BotSettings(StorageSettings):
         default=os.cpu_count() or 1, ge=0, le=64, validation_alias="TIPLINE_WORKERS"
     )
     pace_messages: bool = Field(default=True, validation_alias="TIPLINE_PACE_MESSAGES")
+    language: str = Field(default=DEFAULT_LANGUAGE, validation_alias="TIPLINE_LANGUAGE")
     instance_name: str = Field(
         default_factory=socket.gethostname,
         min_length=1,
@@ -81,6 +83,18 @@ class BotSettings(StorageSettings):
         if isinstance(value, str) and not value.strip():
             return socket.gethostname() if info.field_name == "instance_name" else None
         return value
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _known_language(cls, value: object) -> object:
+        """The newsroom's language must be one Tipline speaks (``zh-hans`` is ``zh_Hans``)."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return DEFAULT_LANGUAGE
+        by_lower = {code.lower(): code for code in LANGUAGES}
+        code = by_lower.get(str(value).strip().lower().replace("-", "_"))
+        if code is None:
+            raise ValueError(f"must be one of: {', '.join(LANGUAGES)}")
+        return code
 
     @field_validator("telegram_bot_token")
     @classmethod

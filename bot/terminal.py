@@ -16,6 +16,8 @@ from rich.text import Text
 from checks.assessment import Assessment
 from checks.findings import Finding, Severity
 from checks.matching import Confidence
+from handlers.finding_text import finding_text
+from handlers.i18n import DEFAULT_LANGUAGE, texts_for
 from handlers.wording import CLOSENESS, VERDICT_WORDS, headline_words
 
 __all__ = ["error_card", "headline", "verdict_card"]
@@ -54,7 +56,8 @@ def _findings(findings: tuple[Finding, ...]) -> RenderableType:
     # Warnings first: a GPS position in the file matters more to a source than the camera.
     lines = Text()
     for finding in sorted(findings, key=lambda f: f.severity.rank):
-        lines.append(f"- {finding.message} ", style=_SEVERITY_STYLE[finding.severity])
+        text = finding_text(finding, texts_for(DEFAULT_LANGUAGE, html=False))
+        lines.append(f"- {text} ", style=_SEVERITY_STYLE[finding.severity])
         lines.append(f"[{finding.code}]\n", style="dim")
     return lines
 

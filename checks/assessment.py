@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checks.findings import Finding, Severity
+from checks.findings import Finding
 from checks.matching import Confidence, Match, rank_key
 from checks.report import Report
 from checks.signals import Fingerprint
@@ -98,7 +98,8 @@ class Assessment:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Assessment:
-        """The inverse of :meth:`as_dict`; ``confidence`` and ``verdict`` are decided again."""
+        """The inverse of :meth:`as_dict`; ``confidence`` and ``verdict`` are decided again.
+        Findings stored before they carried parameters keep their English sentence."""
         return cls(
             fingerprint=Fingerprint(
                 sha256=data.get("sha256"),
@@ -113,10 +114,7 @@ class Assessment:
             height=int(data.get("height") or 0),
             file_size=int(data.get("file_size") or 0),
             metadata=dict(data.get("metadata") or {}),
-            findings=tuple(
-                Finding(str(f["code"]), Severity(f["severity"]), str(f["message"]))
-                for f in data.get("findings") or ()
-            ),
+            findings=tuple(Finding.from_dict(f) for f in data.get("findings") or ()),
             matches=tuple(Match.from_dict(m) for m in data.get("matches") or ()),
         )
 

@@ -7,16 +7,21 @@ the gatekeeper before any handler acts on it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from checks.verdicts import Verdict
 
 __all__ = [
     "CLAIM_PREFIX",
+    "LANGUAGE_PATTERN",
+    "LANGUAGE_PREFIX",
     "REVIEW_PATTERN",
     "VERDICT_PREFIX",
     "ReviewAction",
     "claim_data",
+    "language_data",
+    "parse_language",
     "parse_review_action",
     "verdict_data",
 ]
@@ -25,6 +30,9 @@ VERDICT_PREFIX = "rv:"
 CLAIM_PREFIX = "cl:"
 #: Every moderator button; the review handlers and the gatekeeper match on it.
 REVIEW_PATTERN = r"^(rv|cl):"
+#: A tipster's choice of language (anyone may press it: it changes only their own).
+LANGUAGE_PREFIX = "lg:"
+LANGUAGE_PATTERN = r"^lg:"
 
 _VERDICT_CODES = {
     "a": Verdict.AUTHENTIC,
@@ -69,3 +77,16 @@ def parse_review_action(data: str | None) -> ReviewAction | None:
     except (KeyError, ValueError):
         return None
     return action if action.submission_id > 0 else None
+
+
+def language_data(code: str) -> str:
+    return f"{LANGUAGE_PREFIX}{code}"
+
+
+def parse_language(data: str | None, known: Iterable[str]) -> str | None:
+    """The language a /language button names, if it is one of ``known`` (forged or stale
+    data gives None)."""
+    if not data or not data.startswith(LANGUAGE_PREFIX):
+        return None
+    code = data[len(LANGUAGE_PREFIX) :]
+    return code if code in set(known) else None

@@ -1,21 +1,24 @@
-"""Cards as Telegram shows them: HTML, escaped, within Telegram's length limits.
+"""Cards as Telegram shows them: HTML, escaped, translated, within Telegram's length limits.
 
-Everything a user or a source typed (titles, notes, captions, channel names) is escaped here;
-this module is the only place HTML is put together. Cards are built line by line and cut at a
-whole line, never inside a tag, so a long album still gives a valid message.
+Everything a user or a source typed (titles, notes, captions, channel names) is escaped and
+isolated here (see :class:`handlers.i18n.Texts`); this module is the only place HTML is put
+together. Each card is written in its reader's language: the tipster's for their cards, the
+newsroom's for the moderators'. Cards are built line by line and cut at a whole line, never
+inside a tag, so a long album still gives a valid message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
 
 from checks.assessment import Assessment, best_match
 from checks.findings import Finding, Severity
 from checks.matching import Match
 from checks.verdicts import Verdict
-from handlers.wording import CLOSENESS, VERDICT_WORDS, headline_words, is_known
+from handlers.finding_text import finding_text
+from handlers.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Safe, Texts, texts_for
+from handlers.wording import CLOSENESS, VERDICT_WORDS, error_reason, headline_words, is_known
 
 __all__ = [
     "CAPTION_LIMIT",
@@ -26,6 +29,7 @@ __all__ = [
     "headline",
     "review_caption",
     "review_card",
+    "telegram_length",
     "tipster_card",
     "verdict_notice",
 ]
@@ -33,6 +37,7 @@ __all__ = [
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 
+_ENGLISH = texts_for(DEFAULT_LANGUAGE)
 _SEVERITY_MARK = {Severity.WARNING: "⚠️", Severity.NOTICE: "•", Severity.INFO: "·"}
 _HEADLINE_MARK = {
     "Known and verified": "🟢",
@@ -40,16 +45,23 @@ _HEADLINE_MARK = {
     "Known to us, but not resolved": "🟡",
     "Similar to a picture we know": "🟡",
 }
+#: Telegram's kinds of forward origin, as a moderator reads them.
+_ORIGIN_WORDS = {
+    "channel": N_("channel"),
+    "chat": N_("group"),
+    "user": N_("person"),
+    "hidden_user": N_("person"),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class PictureView:
-    """One picture of a tip as a card shows it: its assessment, or the plain reason it could
-    not be checked."""
+    """One picture of a tip as a card shows it: its assessment, or the error (``code``,
+    ``message``) that kept it from being checked."""
 
     position: int
     assessment: Assessment | None = None
-    error: str | None = None
+    error: Mapping[str, str] | None = None
 
     @property
     def best(self) -> Match | None:
@@ -63,10 +75,6 @@ class PictureView:
     def findings(self) -> tuple[Finding, ...]:
         return self.assessment.findings if self.assessment else ()
 
-    @property
-    def summary(self) -> str:
-        return self.assessment.summary if self.assessment else ""
-
 
 @dataclass(frozen=True, slots=True)
 class Provenance:
@@ -78,16 +86,26 @@ class Provenance:
     date: str | None = None
 
 
-def fit_lines(lines: Sequence[str], limit: int, tail: Sequence[str] = ()) -> str:
-    """Join whole lines up to ``limit`` characters, always keeping ``tail`` (the ticket)."""
+def telegram_length(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units). Of the HTML source, this is an upper
+    bound of the message's length: tags and entities only make the source longer."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit_lines(
+    lines: Sequence[str], limit: int, tail: Sequence[str] = (), *, t: Texts = _ENGLISH
+) -> str:
+    """Join whole lines up to ``limit`` (as Telegram counts), always keeping ``tail``."""
     tail_text = "\n".join(tail)
-    budget = limit - len(tail_text) - (2 if tail_text else 0)
+    budget = limit - telegram_length(tail_text) - (2 if tail_text else 0)
     kept: list[str] = []
     used = 0
     for index, line in enumerate(lines):
-        cost = len(line) + (1 if kept else 0)
-        if used + cost > budget - 40:  # room for the "more" note
-            kept.append(f"… {len(lines) - index} more lines not shown")
+        cost = telegram_length(line) + (1 if kept else 0)
+        left = len(lines) - index
+        more = t.ngettext("… {n} more line not shown", "… {n} more lines not shown", left)
+        if used + cost > budget - telegram_length(more) - 1:
+            kept.append(more)
             break
         kept.append(line)
         used += cost
@@ -95,122 +113,205 @@ def fit_lines(lines: Sequence[str], limit: int, tail: Sequence[str] = ()) -> str
     return f"{body}\n\n{tail_text}" if tail_text else body
 
 
-def headline(pictures: Sequence[PictureView]) -> str:
+def headline(pictures: Sequence[PictureView], *, t: Texts = _ENGLISH) -> str:
     """The one line a tipster reads first: "known" only for a certain match."""
     best = best_match(p.assessment for p in pictures if p.assessment)
     if best is None and all(p.error for p in pictures):
-        return "❗ <b>We could not check this picture.</b>"
+        return "❗ " + t._("<b>We could not check this picture.</b>")
     words = headline_words(best)
     if best is None:
-        return f"🆕 <b>{words}.</b> It has been sent to our reviewers."
+        return "🆕 " + t._("<b>New: not seen before.</b> It has been sent to our reviewers.")
+    mark = _HEADLINE_MARK[words]
     if not is_known(best):
-        return f"{_HEADLINE_MARK[words]} <b>{words}.</b> A reviewer will confirm."
-    return f"{_HEADLINE_MARK[words]} <b>{words}.</b>"
+        return f"{mark} " + t._("<b>Similar to a picture we know.</b> A reviewer will confirm.")
+    return f"{mark} " + t._("<b>{words}.</b>", words=t._(words))
 
 
-def _match_lines(match: Match) -> list[str]:
-    label = "Known item" if is_known(match) else "Similar to"
-    lines = [
-        f"<b>{label}:</b> {escape(match.title or f'item {match.item_id}')} — "
-        f"{escape(VERDICT_WORDS[match.verdict])}",
-        f"<b>How close:</b> {CLOSENESS[match.kind]}",
-    ]
+def _match_lines(match: Match, t: Texts) -> list[str]:
+    title = match.title or t._("item {number}", number=match.item_id)
+    verdict = t._(VERDICT_WORDS[match.verdict])
+    if is_known(match):
+        first = t._("<b>Known item:</b> {title} — {verdict}", title=title, verdict=verdict)
+    else:
+        first = t._("<b>Similar to:</b> {title} — {verdict}", title=title, verdict=verdict)
+    lines = [first, t._("<b>How close:</b> {closeness}", closeness=t._(CLOSENESS[match.kind]))]
     if match.fact_check_url:
-        lines.append(f'<b>Fact check:</b> <a href="{escape(match.fact_check_url)}">read it</a>')
-    original = ", ".join(escape(x) for x in (match.original_date, match.original_place) if x)
+        lines.append(
+            t._(
+                '<b>Fact check:</b> <a href="{url}">read it</a>',
+                url=t.attribute(match.fact_check_url),
+            )
+        )
+    original = [x for x in (match.original_date, match.original_place) if x]
     if original:
-        lines.append(f"<b>Originally:</b> {original}")
+        lines.append(t._("<b>Originally:</b> {when_where}", when_where=t.join(original)))
     return lines
 
 
-def _finding_lines(findings: Sequence[Finding]) -> list[str]:
+def _finding_lines(findings: Sequence[Finding], t: Texts) -> list[str]:
     ordered = sorted(findings, key=lambda f: f.severity.rank)
-    return [f"{_SEVERITY_MARK[f.severity]} {escape(f.message)}" for f in ordered]
+    return [f"{_SEVERITY_MARK[f.severity]} {finding_text(f, t)}" for f in ordered]
 
 
-def _picture_lines(picture: PictureView, count: int) -> list[str]:
-    lines = [f"<b>Picture {picture.position} of {count}</b>"] if count > 1 else []
-    if picture.error:
-        return [*lines, f"❗ {escape(picture.error)}"]
+def _error_line(error: Mapping[str, str], t: Texts) -> str:
+    reason = t._(error_reason(error.get("code")))
+    return "❗ " + t._("We could not check this picture: {reason}.", reason=reason)
+
+
+def _picture_lines(picture: PictureView, count: int, t: Texts) -> list[str]:
+    lines = []
+    if count > 1:
+        lines.append(
+            t._("<b>Picture {position} of {count}</b>", position=picture.position, count=count)
+        )
+    if picture.error is not None or picture.assessment is None:
+        return [*lines, _error_line(picture.error or {}, t)]
     if picture.best:
-        lines += _match_lines(picture.best)
-    return lines + _finding_lines(picture.findings)
+        lines += _match_lines(picture.best, t)
+    return lines + _finding_lines(picture.findings, t)
 
 
-def tipster_card(ticket: str, pictures: Sequence[PictureView]) -> str:
-    """The verdict card a source receives."""
-    lines = [headline(pictures), ""]
+def tipster_card(ticket: str, pictures: Sequence[PictureView], *, t: Texts = _ENGLISH) -> str:
+    """The verdict card a source receives, in their language."""
+    lines = [headline(pictures, t=t), ""]
     for picture in pictures:
-        lines += [*_picture_lines(picture, len(pictures)), ""]
-    tail = [f"Ticket <code>{escape(ticket)}</code> — send /status {escape(ticket)} to ask later."]
-    return fit_lines([ln for ln in lines[:-1]], MESSAGE_LIMIT, tail)
+        lines += [*_picture_lines(picture, len(pictures), t), ""]
+    tail = [
+        t._(
+            "Ticket {ticket} — send {command} to ask later.",
+            ticket=t.ticket(ticket),
+            command=t.ltr(f"/status {ticket}"),
+        )
+    ]
+    return fit_lines(lines[:-1], MESSAGE_LIMIT, tail, t=t)
 
 
-def _provenance_line(provenance: Provenance | None) -> str | None:
+def _provenance_line(provenance: Provenance | None, t: Texts) -> str | None:
     if provenance is None:
         return None
-    who = " ".join(
-        x
+    names = [
+        t.user(x)
         for x in (
-            escape(provenance.title) if provenance.title else None,
-            f"@{escape(provenance.username)}" if provenance.username else None,
+            provenance.title,
+            f"@{provenance.username}" if provenance.username else None,
         )
         if x
-    )
-    when = f", originally posted {escape(provenance.date)}" if provenance.date else ""
-    return f"<b>Forwarded from</b> {escape(provenance.origin_type)} {who or '(hidden)'}{when}"
+    ]
+    who = Safe(" ".join(names)) if names else t._("(hidden)")
+    kind = _ORIGIN_WORDS.get(provenance.origin_type)
+    origin = t._(kind) if kind else t.user(provenance.origin_type)
+    if provenance.date:
+        return t._(
+            "<b>Forwarded from</b> {origin} {who}, originally posted {date}",
+            origin=origin,
+            who=who,
+            date=t.ltr(provenance.date),
+        )
+    return t._("<b>Forwarded from</b> {origin} {who}", origin=origin, who=who)
+
+
+def _summary(assessment: Assessment, t: Texts) -> str:
+    size = t.ltr(f"{assessment.format} {assessment.width}x{assessment.height}")
+    camera = assessment.camera
+    return f"{size}, {t.user(camera)}" if camera else size
 
 
 def review_card(
     ticket: str,
     pictures: Sequence[PictureView],
     *,
+    t: Texts = _ENGLISH,
+    tipster_language: str | None = None,
     provenance: Provenance | None = None,
     claimed_by: str | None = None,
     note: str | None = None,
     status: str = "new",
 ) -> str:
-    """The moderators' card: everything needed to give a verdict without opening a database."""
-    lines = [f"<b>Tip {escape(ticket)}</b> · {len(pictures)} picture(s) · {escape(status)}"]
-    if (line := _provenance_line(provenance)) is not None:
+    """The moderators' card, in the newsroom's language: everything needed to give a verdict
+    without opening a database, and the language to answer the tipster in."""
+    lines = [
+        t.ngettext(
+            "<b>Tip {ticket}</b> · {n} picture · {status}",
+            "<b>Tip {ticket}</b> · {n} pictures · {status}",
+            len(pictures),
+            ticket=t.ltr(ticket),
+            status=t.ltr(status),
+        )
+    ]
+    if tipster_language in LANGUAGES:
+        language = LANGUAGES[tipster_language]
+        lines.append(
+            t._(
+                "<b>Tipster's language:</b> {language} ({native})",
+                language=Safe(language.name_in(t.code)),
+                native=t.user(language.native),
+            )
+        )
+    if (line := _provenance_line(provenance, t)) is not None:
         lines.append(line)
-    lines.append(f"<b>Claimed by:</b> {escape(claimed_by) if claimed_by else '—'}")
+    lines.append(t._("<b>Claimed by:</b> {moderator}", moderator=claimed_by or Safe("—")))
     if note:
-        lines.append(f"<b>Note:</b> {escape(note)}")
+        lines.append(t._("<b>Note:</b> {note}", note=note))
     for picture in pictures:
         lines.append("")
-        head = f"<b>Picture {picture.position}</b>"
-        lines.append(f"{head} {escape(picture.summary)}" if picture.summary else head)
-        if picture.error:
-            lines.append(f"❗ {escape(picture.error)}")
+        head = t._("<b>Picture {position}</b>", position=picture.position)
+        if picture.assessment is not None:
+            head = Safe(f"{head} {_summary(picture.assessment, t)}")
+        lines.append(head)
+        if picture.error is not None or picture.assessment is None:
+            error = picture.error or {}
+            detail = error.get("message")  # technical, in English: for the journalists only
+            line = _error_line(error, t)
+            lines.append(f"{line} ({t.user(detail)})" if detail else line)
             continue
         for match in picture.matches[:3]:
             lines.append(
-                f"Nearest known: #{match.item_id} {escape(match.title)} ({match.verdict.value}) — "
-                f"{CLOSENESS[match.kind]}, {match.signal} distance {match.distance}, "
-                f"{match.confidence.value}"
+                t._(
+                    "Nearest known: #{number} {title} ({verdict}) — {closeness}, {signal} "
+                    "distance {distance}, {confidence}",
+                    number=match.item_id,
+                    title=match.title,
+                    verdict=t.ltr(match.verdict.value),
+                    closeness=t._(CLOSENESS[match.kind]),
+                    signal=t.ltr(match.signal),
+                    distance=match.distance,
+                    confidence=t.ltr(match.confidence.value),
+                )
             )
         if not picture.matches:
-            lines.append("No known item is near.")
-        lines += _finding_lines(picture.findings)
-    return fit_lines(lines, MESSAGE_LIMIT)
+            lines.append(t._("No known item is near."))
+        lines += _finding_lines(picture.findings, t)
+    return fit_lines(lines, MESSAGE_LIMIT, t=t)
 
 
-def review_caption(ticket: str, pictures: Sequence[PictureView]) -> str:
+def review_caption(ticket: str, pictures: Sequence[PictureView], *, t: Texts = _ENGLISH) -> str:
     """Short caption for the picture posted to the moderators' chat (1024 characters)."""
-    lines = [f"<b>Tip {escape(ticket)}</b>", headline(pictures)]
-    return fit_lines(lines, CAPTION_LIMIT)
+    lines = [t._("<b>Tip {ticket}</b>", ticket=t.ltr(ticket)), headline(pictures, t=t)]
+    return fit_lines(lines, CAPTION_LIMIT, t=t)
 
 
-def verdict_notice(ticket: str, verdict: Verdict, fact_check_url: str | None, note: str) -> str:
-    """What a source is told when a moderator has decided about their tip."""
+def verdict_notice(
+    ticket: str,
+    verdict: Verdict,
+    fact_check_url: str | None,
+    note: str,
+    *,
+    t: Texts = _ENGLISH,
+) -> str:
+    """What a source is told, in their language, when a moderator has decided about their tip.
+    The note is the moderator's own words, shown as written."""
     lines = [
-        f"Your tip <code>{escape(ticket)}</code> has been reviewed: "
-        f"<b>{escape(VERDICT_WORDS[verdict])}</b>."
+        t._(
+            "Your tip {ticket} has been reviewed: <b>{verdict}</b>.",
+            ticket=t.ticket(ticket),
+            verdict=t._(VERDICT_WORDS[verdict]),
+        )
     ]
     if note:
-        lines.append(escape(note))
+        lines.append(t.user(note, isolate=False))  # a line of its own: no direction to keep
     if fact_check_url:
-        lines.append(f'<a href="{escape(fact_check_url)}">Read the fact check</a>')
-    lines.append("Thank you for sending it.")
-    return fit_lines(lines, MESSAGE_LIMIT)
+        lines.append(
+            t._('<a href="{url}">Read the fact check</a>', url=t.attribute(fact_check_url))
+        )
+    lines.append(t._("Thank you for sending it."))
+    return fit_lines(lines, MESSAGE_LIMIT, t=t)

@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from handlers.context import TiplineContext
+from handlers.i18n import resolve_language, texts_for
 from handlers.tipflow import TipProcessingFailed
 
 __all__ = ["on_error"]
@@ -43,9 +44,18 @@ async def on_error(update: object, context: TiplineContext) -> None:
     if update.effective_chat.type != ChatType.PRIVATE or update.effective_message is None:
         return
     try:
+        user = update.effective_user
+        code = user.language_code if user else None
+        try:
+            language = await context.services.language_of(user.id, code) if user else None
+        except Exception:  # the database may be what failed: the Telegram language will do
+            language = None
+        t = texts_for(language or resolve_language(code, context.services.language))
         await update.effective_message.reply_text(
-            "Something went wrong on our side. If you sent a picture, it is saved and will be "
-            "checked; send /status later to see it."
+            t._(
+                "Something went wrong on our side. If you sent a picture, it is saved and will "
+                "be checked; send /status later to see it."
+            )
         )
     except Exception as exc:  # the network may be what failed; never raise from here
         log.warning("could not tell the user about the failure: %s", type(exc).__name__)

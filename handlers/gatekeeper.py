@@ -15,6 +15,7 @@ from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandl
 
 from handlers.callbacks import REVIEW_PATTERN
 from handlers.context import TiplineContext
+from handlers.i18n import N_
 from storage.tips import Role
 
 __all__ = ["ADMIN_COMMANDS", "GATEKEEPER_GROUP", "HANDLERS", "MODERATOR_COMMANDS"]
@@ -22,17 +23,18 @@ __all__ = ["ADMIN_COMMANDS", "GATEKEEPER_GROUP", "HANDLERS", "MODERATOR_COMMANDS
 log = logging.getLogger(__name__)
 
 GATEKEEPER_GROUP = -1
+#: The moderators' command menu; descriptions are translated into the newsroom's language.
 MODERATOR_COMMANDS = (
-    ("queue", "Tips waiting for a verdict, oldest first"),
-    ("claim", "Claim a tip: /claim CODE"),
-    ("verdict", "/verdict CODE VERDICT [URL] [note]"),
-    ("note", "Add a note: /note CODE text"),
-    ("undo", "Revert the last verdict: /undo CODE"),
-    ("stats", "Queue, known items and today's figures"),
+    ("queue", N_("Tips waiting for a verdict, oldest first")),
+    ("claim", N_("Claim a tip: /claim CODE")),
+    ("verdict", N_("/verdict CODE VERDICT [URL] [note]")),
+    ("note", N_("Add a note: /note CODE text")),
+    ("undo", N_("Revert the last verdict: /undo CODE")),
+    ("stats", N_("Queue, known items and today's figures")),
 )
 ADMIN_COMMANDS = (
-    ("mod", "/mod add USER_ID or /mod remove USER_ID"),
-    ("mods", "List moderators and admins"),
+    ("mod", N_("/mod add USER_ID or /mod remove USER_ID")),
+    ("mods", N_("List moderators and admins")),
 )
 _ADMIN_ONLY = frozenset(name for name, _ in ADMIN_COMMANDS)
 
@@ -43,10 +45,13 @@ async def _refuse(update: Update, context: TiplineContext, what: str) -> None:
     actor = services.identities.pseudonym(user.id) if user else None
     log.warning("refused %s from a caller without the role", what)
     await services.storage.audit(actor, "refused", what)
+    t = await services.texts_of(user.id, user.language_code) if user else services.newsroom_texts
     if update.callback_query is not None:
-        await update.callback_query.answer("Only the newsroom's moderators can do that.")
+        await update.callback_query.answer(t.plain._("Only the newsroom's moderators can do that."))
     elif update.effective_message is not None:
-        await update.effective_message.reply_text("This command is for the newsroom's moderators.")
+        await update.effective_message.reply_text(
+            t._("This command is for the newsroom's moderators.")
+        )
     raise ApplicationHandlerStop
 
 

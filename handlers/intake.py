@@ -16,6 +16,7 @@ from telegram import Bot, Message, MessageOriginChannel, MessageOriginChat, Upda
 from telegram.ext import BaseHandler, MessageHandler, filters
 
 from handlers.context import TiplineContext
+from handlers.i18n import N_, texts_for
 from handlers.linkfetch import find_urls
 from handlers.services import Services
 from handlers.telegram_notifier import TELEGRAM_DOWNLOAD_LIMIT, tip_flow
@@ -31,22 +32,30 @@ _TICKET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TICKET_ATTEMPTS = 3
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif")
 
-REFUSE_NOT_IMAGE = (
+REFUSE_NOT_IMAGE = N_(
     "This file is not a picture, so Tipline cannot check it. Please send a photo, or an image "
     "file (JPEG, PNG, WebP, GIF, TIFF or HEIC)."
 )
-REFUSE_TOO_BIG = (
+REFUSE_TOO_BIG = N_(
     "This file is larger than 20 MB, the most Telegram lets a bot download. Please send a "
     "smaller copy, or a link to where it is published."
 )
-REFUSE_NO_PICTURE = (
+REFUSE_NO_PICTURE = N_(
     "Please send a picture (as a photo or, to keep its metadata, as a file), an album, or a "
     "link to a picture. /help explains more."
 )
-REFUSE_UNSUPPORTED = (
+REFUSE_UNSUPPORTED = N_(
     "Tipline checks pictures only, not videos, voice messages or stickers. Please send a photo "
     "or an image file."
 )
+
+
+async def _refuse(update: Update, context: TiplineContext, refusal: str) -> None:
+    """Say, in the tipster's language, why this cannot be checked and what to send instead."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    t = await context.services.texts_of(user.id, user.language_code)
+    await message.reply_text(t._(refusal))
 
 
 def new_ticket() -> str:
@@ -111,6 +120,7 @@ async def _accept(update: Update, context: TiplineContext, sources: list[ItemSou
     user, chat = update.effective_user, update.effective_chat
     assert message is not None and user is not None and chat is not None
     services = context.services
+    language = await services.language_of(user.id, user.language_code)
     draft = SubmissionDraft(
         ticket=new_ticket(),
         update_id=update.update_id,
@@ -120,6 +130,7 @@ async def _accept(update: Update, context: TiplineContext, sources: list[ItemSou
         provenance=_provenance(message),
         media_group=message.media_group_id,
         bot_id=context.bot.id,
+        language=language,
     )
     for attempt in range(_TICKET_ATTEMPTS):
         try:
@@ -135,8 +146,10 @@ async def _accept(update: Update, context: TiplineContext, sources: list[ItemSou
         return
     if recorded.created:
         log.info("tip %s received", submission.ticket)
+        ticket = submission.ticket
+        t = texts_for(language)
         await message.reply_text(
-            f"Received. Your ticket is <code>{submission.ticket}</code>. Checking it now…",
+            t._("Received. Your ticket is {ticket}. Checking it now…", ticket=t.ticket(ticket)),
             do_quote=False,
         )
     delay = services.album_wait if submission.media_group else 0.0
@@ -164,10 +177,10 @@ async def on_document(update: Update, context: TiplineContext) -> None:
     assert message is not None and message.document is not None
     document = message.document
     if not _looks_like_image(document.mime_type, document.file_name):
-        await message.reply_text(REFUSE_NOT_IMAGE)
+        await _refuse(update, context, REFUSE_NOT_IMAGE)
         return
     if document.file_size and document.file_size > TELEGRAM_DOWNLOAD_LIMIT:
-        await message.reply_text(REFUSE_TOO_BIG)
+        await _refuse(update, context, REFUSE_TOO_BIG)
         return
     source = ItemSource(
         ItemOrigin.DOCUMENT, document.file_id, document.file_size, document.mime_type
@@ -181,16 +194,14 @@ async def on_text(update: Update, context: TiplineContext) -> None:
     assert message is not None
     urls = find_urls(message.text or message.caption or "")
     if not urls:
-        await message.reply_text(REFUSE_NO_PICTURE)
+        await _refuse(update, context, REFUSE_NO_PICTURE)
         return
     await _accept(update, context, [ItemSource(ItemOrigin.LINK, url) for url in urls])
 
 
 async def on_unsupported(update: Update, context: TiplineContext) -> None:
     """Videos, voice, stickers and the like."""
-    message = update.effective_message
-    assert message is not None
-    await message.reply_text(REFUSE_UNSUPPORTED)
+    await _refuse(update, context, REFUSE_UNSUPPORTED)
 
 
 _PRIVATE = filters.ChatType.PRIVATE

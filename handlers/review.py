@@ -22,6 +22,7 @@ from checks.verdicts import SubmissionStatus, Verdict
 from handlers.callbacks import REVIEW_PATTERN, parse_review_action
 from handlers.cards import review_card, verdict_notice
 from handlers.context import TiplineContext
+from handlers.i18n import supported_language, texts_for
 from handlers.services import Services
 from handlers.telegram_notifier import review_keyboard
 from handlers.tipflow import picture_views
@@ -123,9 +124,12 @@ async def _notify_tipster(
         return
     chat_id = services.identities.open_chat_id(submission.sealed_chat)
     if chat_id is not None:
+        # Their choice since the tip, else the language the tip came in.
+        chosen = await services.storage.language_of(submission.tipster)
+        t = texts_for(supported_language(chosen or submission.language, services.language))
         try:
             await context.bot.send_message(
-                chat_id, verdict_notice(submission.ticket, verdict, fact_check_url, note)
+                chat_id, verdict_notice(submission.ticket, verdict, fact_check_url, note, t=t)
             )
         except Forbidden:
             log.info("tip %s: the tipster has blocked the bot", submission.ticket)
@@ -144,14 +148,17 @@ async def _refresh_card(update: Update, context: TiplineContext, submission_id: 
     status = submission.status.value
     if submission.verdict is not None:
         status = f"{status}: {submission.verdict.value}"
+    t = services.newsroom_texts
     text = review_card(
         submission.ticket,
         views,
+        t=t,
+        tipster_language=submission.language,
         claimed_by=moderator_label(submission.claimed_by) if submission.claimed_by else None,
         note=submission.note,
         status=status,
     )
-    markup = None if submission.verdict is not None else review_keyboard(submission.id)
+    markup = None if submission.verdict is not None else review_keyboard(submission.id, t)
     try:
         await query.edit_message_text(text, reply_markup=markup, disable_web_page_preview=True)
     except BadRequest as exc:  # "message is not modified" is fine; anything else is logged

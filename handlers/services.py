@@ -12,6 +12,7 @@ from typing import Protocol
 import httpx
 
 from checks.report import Report
+from handlers.i18n import DEFAULT_LANGUAGE, Texts, resolve_language, supported_language, texts_for
 from handlers.linkfetch import FetchedImage, fetch_image
 from storage.base import Storage
 from storage.identities import IdentityProtector
@@ -47,6 +48,8 @@ class Services:
     instance: str = "tipline"
     #: Seconds a tip stays this instance's after it last renewed its lease.
     lease_seconds: float = 60.0
+    #: The newsroom's language: what moderators read, and the fallback for tipsters.
+    language: str = DEFAULT_LANGUAGE
     #: Fetches a linked picture; tests swap in one that may reach their loopback server.
     fetch_link: Callable[[str], Awaitable[FetchedImage]] | None = None
     #: Seconds to wait for the rest of an album before processing it.
@@ -60,6 +63,22 @@ class Services:
         if self.fetch_link is not None:
             return await self.fetch_link(url)
         return await fetch_image(url, client=self.http)
+
+    async def language_of(self, user_id: int, telegram_language: str | None) -> str:
+        """The language to speak to a person: the one they chose with /language (remembered
+        by pseudonym), else their Telegram's, else the newsroom's."""
+        chosen = await self.storage.language_of(self.identities.pseudonym(user_id))
+        if chosen is not None:
+            return supported_language(chosen, self.language)
+        return resolve_language(telegram_language, self.language)
+
+    async def texts_of(self, user_id: int, telegram_language: str | None) -> Texts:
+        return texts_for(await self.language_of(user_id, telegram_language))
+
+    @property
+    def newsroom_texts(self) -> Texts:
+        """What moderators read."""
+        return texts_for(self.language)
 
     async def role_of(self, user_id: int) -> Role | None:
         """Admins come from configuration; moderators from the database."""

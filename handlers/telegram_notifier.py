@@ -7,9 +7,10 @@ import logging
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden
 
-from checks.errors import InvalidInput
+from checks.errors import FileTooLarge, InvalidInput
 from checks.verdicts import Verdict
 from handlers.callbacks import claim_data, verdict_data
+from handlers.i18n import N_, Texts
 from handlers.services import Services
 from handlers.tipflow import TipFlow
 from storage.tips import ItemOrigin, ItemSource
@@ -22,20 +23,28 @@ log = logging.getLogger(__name__)
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 
 _REVIEW_BUTTONS = (
-    (Verdict.AUTHENTIC, "✅ Authentic"),
-    (Verdict.MISATTRIBUTED, "📍 Misattributed"),
-    (Verdict.EDITED, "✂️ Edited"),
-    (Verdict.SYNTHETIC, "🤖 Synthetic"),
-    (Verdict.INCONCLUSIVE, "❔ Inconclusive"),
+    (Verdict.AUTHENTIC, "✅", N_("Authentic")),
+    (Verdict.MISATTRIBUTED, "📍", N_("Misattributed")),
+    (Verdict.EDITED, "✂️", N_("Edited")),
+    (Verdict.SYNTHETIC, "🤖", N_("Synthetic")),
+    (Verdict.INCONCLUSIVE, "❔", N_("Inconclusive")),
 )
+_CLAIM = N_("Claim")
 
 
-def review_keyboard(submission_id: int) -> InlineKeyboardMarkup:
+def review_keyboard(submission_id: int, t: Texts) -> InlineKeyboardMarkup:
+    """A review card's buttons, labelled in the newsroom's language."""
+    plain = t.plain
     buttons = [
-        InlineKeyboardButton(text, callback_data=verdict_data(submission_id, verdict))
-        for verdict, text in _REVIEW_BUTTONS
+        InlineKeyboardButton(
+            f"{mark} {plain._(label)}",
+            callback_data=verdict_data(submission_id, verdict),
+        )
+        for verdict, mark, label in _REVIEW_BUTTONS
     ]
-    buttons.append(InlineKeyboardButton("🙋 Claim", callback_data=claim_data(submission_id)))
+    buttons.append(
+        InlineKeyboardButton(f"🙋 {plain._(_CLAIM)}", callback_data=claim_data(submission_id))
+    )
     return InlineKeyboardMarkup([buttons[:3], buttons[3:]])
 
 
@@ -52,7 +61,8 @@ class TelegramNotifier:
         try:
             file = await self._bot.get_file(source.ref)
         except BadRequest as exc:  # e.g. "file is too big": permanent, unlike a network error
-            raise InvalidInput(f"Telegram would not hand the file over ({exc.message})") from exc
+            refusal = FileTooLarge if "too big" in exc.message.lower() else InvalidInput
+            raise refusal(f"Telegram would not hand the file over ({exc.message})") from exc
         return bytes(await file.download_as_bytearray())
 
     async def tell_tipster(self, chat_id: int, card: str) -> None:
@@ -69,7 +79,7 @@ class TelegramNotifier:
             await self._bot.send_message(
                 self._services.moderator_chat_id,
                 card,
-                reply_markup=review_keyboard(submission_id),
+                reply_markup=review_keyboard(submission_id, self._services.newsroom_texts),
                 disable_web_page_preview=True,
             )
         except BadRequest as exc:
@@ -87,4 +97,5 @@ def tip_flow(bot: Bot, services: Services) -> TipFlow:
         identities=services.identities,
         instance=services.instance,
         lease_seconds=services.lease_seconds,
+        language=services.language,
     )

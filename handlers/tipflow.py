@@ -31,6 +31,7 @@ from handlers.cards import (
     review_card,
     tipster_card,
 )
+from handlers.i18n import DEFAULT_LANGUAGE, supported_language, texts_for
 from handlers.services import Analyser
 from handlers.wording import CLOSENESS, moderator_label
 from storage.base import KnownItems
@@ -103,10 +104,7 @@ def picture_views(submission: Submission) -> list[PictureView]:
         if item.status is ItemStatus.DONE and item.report is not None:
             views.append(PictureView(item.position, Assessment.from_dict(item.report)))
             continue
-        message = (item.error or {}).get("message", "it could not be checked")
-        views.append(
-            PictureView(item.position, error=f"We could not check this picture: {message}.")
-        )
+        views.append(PictureView(item.position, error=item.error or {}))
     return views
 
 
@@ -138,6 +136,8 @@ class TipFlow:
     #: This instance's name for processing leases; stable across its restarts.
     instance: str = "tipline"
     lease_seconds: float = DEFAULT_LEASE_SECONDS
+    #: The newsroom's language: the moderators' cards, and a tipster's whose is unknown.
+    language: str = DEFAULT_LANGUAGE
     #: How the flow waits between lease renewals (tests pass one that never waits).
     pause: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -239,20 +239,26 @@ class TipFlow:
         sealed = submission.sealed_chat
         chat_id = self.identities.open_chat_id(sealed) if sealed else None
         if chat_id is not None:
-            await self.notifier.tell_tipster(chat_id, tipster_card(submission.ticket, views))
+            t = texts_for(supported_language(submission.language, self.language))
+            await self.notifier.tell_tipster(chat_id, tipster_card(submission.ticket, views, t=t))
 
     async def post_review(self, submission: Submission, views: Sequence[PictureView]) -> None:
-        """The picture (metadata stripped), side-by-side comparisons, and the review card."""
+        """The picture (metadata stripped), side-by-side comparisons, and the review card, in
+        the newsroom's language, naming the tipster's."""
+        t = texts_for(supported_language(self.language))
         first = next((i for i in submission.items if i.media_path), None)
         if first is not None and first.media_path:
             original = await asyncio.to_thread(self.media.get, first.media_path)
             if original:
                 clean = await self.analyser.strip(original)
-                await self.notifier.post_picture(clean, review_caption(submission.ticket, views))
+                caption = review_caption(submission.ticket, views, t=t)
+                await self.notifier.post_picture(clean, caption)
         await self._post_comparisons(submission, views)
         card = review_card(
             submission.ticket,
             views,
+            t=t,
+            tipster_language=submission.language,
             provenance=_provenance(submission),
             claimed_by=submission.claimed_by and moderator_label(submission.claimed_by),
             note=submission.note,
@@ -274,10 +280,14 @@ class TipFlow:
             known = await asyncio.to_thread(self.media.get, known_path)
             if not submitted or not known:
                 continue
-            caption = f"{best.signal.upper()} distance {best.distance} - {CLOSENESS[best.kind]}"
-            picture = await self.analyser.side_by_side(submitted, known, caption)
-            await self.notifier.post_picture(
-                picture,
-                f"Tip {submission.ticket}, picture {view.position}, beside known item "
-                f"#{best.item_id}",
+            # Drawn into the picture, whose font has Latin letters only: kept in English.
+            drawn = f"{best.signal.upper()} distance {best.distance} - {CLOSENESS[best.kind]}"
+            picture = await self.analyser.side_by_side(submitted, known, drawn)
+            t = texts_for(supported_language(self.language))
+            caption = t._(
+                "Tip {ticket}, picture {position}, beside known item #{number}",
+                ticket=t.ltr(submission.ticket),
+                position=view.position,
+                number=best.item_id,
             )
+            await self.notifier.post_picture(picture, caption)

@@ -23,6 +23,7 @@ from storage.base import KnownItem, KnownItemDraft, Storage, UpsertResult
 from storage.clock import Clock
 from storage.index import FingerprintBatch, NearDuplicateIndex
 from storage.moderation import ModerationRepository
+from storage.preferences import PreferencesRepository
 from storage.retention import RetentionRepository
 from storage.reviews import ReviewRepository
 from storage.rows import (
@@ -70,7 +71,12 @@ def _distinct_runs(drafts: Sequence[KnownItemDraft]) -> Iterator[list[KnownItemD
 
 
 class SqlStorage(
-    SubmissionRepository, ReviewRepository, ModerationRepository, RetentionRepository, Storage
+    SubmissionRepository,
+    ReviewRepository,
+    ModerationRepository,
+    RetentionRepository,
+    PreferencesRepository,
+    Storage,
 ):
     """A :class:`Storage` over SQL; subclasses provide the dialect (see
     :class:`storage.sql_runner.SqlRunner` for what they must provide besides the below)."""

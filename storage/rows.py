@@ -310,6 +310,7 @@ def submission_from_row(row: Row, items: Sequence[SubmissionItem]) -> Submission
         review_posted_at=_maybe_utc(row["review_posted_at"]),
         items=tuple(sorted(items, key=lambda item: item.position)),
         verdict=None if verdict is None else Verdict(verdict),
+        language=row["language"],
     )
 
 

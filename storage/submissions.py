@@ -137,6 +137,7 @@ class SubmissionRepository(SqlRunner, Submissions):
                         draft.media_group,
                         now,
                         draft.bot_id,
+                        draft.language,
                     )
                     submission_id, last = inserted[0]["id"], 0
                 for offset, (source, origin) in enumerate(
@@ -276,7 +277,10 @@ class SubmissionRepository(SqlRunner, Submissions):
 
     async def forget_tipster(self, tipster: str) -> int:
         _, now = self._now()
-        return len(await self._run("forget a tipster", self._tips.forget_tipster, tipster, now))
+        with self._boundary("forget a tipster"):
+            async with self._transaction() as db:
+                await db.fetch(self._tips.forget_language, tipster)
+                return len(await db.fetch(self._tips.forget_tipster, tipster, now))
 
     async def drop_sealed_chat(self, submission_id: int) -> None:
         _, now = self._now()

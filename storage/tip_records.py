@@ -101,6 +101,9 @@ class SubmissionDraft:
     #: The bot the update came to: update ids are numbered per bot, and bots (newsrooms) may
     #: share one database.
     bot_id: int | None = None
+    #: The language the tipster reads (a code such as ``ko``): their cards are written in it,
+    #: and moderators see it to answer in it.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,8 @@ class Submission:
     items: tuple[SubmissionItem, ...]
     #: The verdict in force (latest review not undone), if any.
     verdict: Verdict | None = None
+    #: The language the tipster read when they sent it (see :class:`SubmissionDraft`).
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

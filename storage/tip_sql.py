@@ -19,7 +19,7 @@ __all__ = ["TipStatements"]
 _SUBMISSION = """
 SELECT s.id, s.ticket, s.status, s.tipster, s.sealed_chat, s.notify, s.provenance,
     s.media_group, s.claimed_by, s.note, s.created_at, s.updated_at, s.first_reply_at,
-    s.review_posted_at,
+    s.review_posted_at, s.language,
     (SELECT r.verdict FROM reviews r WHERE r.submission_id = s.id AND r.reverted_at IS NULL
      ORDER BY r.id DESC LIMIT 1) AS verdict
 FROM submissions s
@@ -107,11 +107,11 @@ AND bot_id {same} {cast:3:bigint} ORDER BY id LIMIT 1
     #: (bot) -> ``id`` per tip from before bots were told apart, now that bot's
     adopt_tips: str = "UPDATE submissions SET bot_id = $1 WHERE bot_id IS NULL RETURNING id"
     #: (ticket, update key, status, tipster, sealed_chat, notify, provenance, media_group,
-    #: now, bot) -> ``id``
+    #: now, bot, language) -> ``id``
     insert_submission: str = """
 INSERT INTO submissions (ticket, update_key, status, tipster, sealed_chat, notify, provenance,
-    media_group, created_at, updated_at, bot_id)
-VALUES ($1, $2, $3, $4, $5, $6, {json:7}, $8, $9, $9, $10)
+    media_group, created_at, updated_at, bot_id, language)
+VALUES ($1, $2, $3, $4, $5, $6, {json:7}, $8, $9, $9, $10, $11)
 RETURNING id
 """
     #: (submission_id) -> ``last``, the highest position so far (0 for none)
@@ -251,6 +251,18 @@ INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $
 SELECT id, at, actor, action, subject, detail FROM audit_log ORDER BY at DESC, id DESC
 LIMIT $1
 """
+
+    # -- tipsters' preferences ----------------------------------------------------------------
+    #: (pseudonym) -> ``language``
+    language_of: str = "SELECT language FROM tipster_languages WHERE pseudonym = $1"
+    #: (pseudonym, language, now)
+    set_language: str = """
+INSERT INTO tipster_languages (pseudonym, language, updated_at) VALUES ($1, $2, $3)
+ON CONFLICT (pseudonym) DO UPDATE SET language = excluded.language,
+    updated_at = excluded.updated_at
+"""
+    #: (pseudonym)
+    forget_language: str = "DELETE FROM tipster_languages WHERE pseudonym = $1"
 
     # -- stats, retention, media --------------------------------------------------------------
     #: (since, matched status, bot) -> ``submissions, matches``

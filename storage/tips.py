@@ -1,6 +1,6 @@
 """The bot's half of the storage interface, as small protocols a handler can ask for by
-what it uses: :class:`Submissions`, :class:`Reviews`, :class:`Moderation`, :class:`Retention`;
-:class:`TipStorage` is all four. The records they take and give are in
+what it uses: :class:`Submissions`, :class:`Reviews`, :class:`Moderation`, :class:`Retention`,
+:class:`Preferences`; :class:`TipStorage` is all five. The records they take and give are in
 :mod:`storage.tip_records` (and importable from here too).
 
 A tip is written before it is analysed, and every step after that is a small update, so
@@ -46,6 +46,7 @@ __all__ = [
     "ItemStatus",
     "Moderation",
     "Moderator",
+    "Preferences",
     "PurgeResult",
     "RecordedTip",
     "Retention",
@@ -156,7 +157,8 @@ class Submissions(Protocol):
     @abstractmethod
     async def forget_tipster(self, tipster: str) -> int:
         """Cut every link between a pseudonym and its submissions (the pseudonym and the sealed
-        chat id both go); returns how many."""
+        chat id both go) and forget its language; returns how many submissions. One
+        transaction."""
 
     @abstractmethod
     async def drop_sealed_chat(self, submission_id: int) -> None: ...
@@ -247,5 +249,20 @@ class Retention(Protocol):
         returns the media paths so the caller can delete the files."""
 
 
-class TipStorage(Submissions, Reviews, Moderation, Retention, Protocol):
-    """Submissions, reviews, moderators, the audit log and retention: the bot's whole half."""
+class Preferences(Protocol):
+    """What a tipster chose for themselves, kept by pseudonym (never by Telegram id)."""
+
+    @abstractmethod
+    async def language_of(self, pseudonym: str) -> str | None:
+        """The language they chose with /language; None if they never chose (their Telegram's
+        language is used then)."""
+
+    @abstractmethod
+    async def set_language(self, pseudonym: str, language: str) -> None:
+        """Remember their choice, replacing an earlier one. :meth:`Submissions.forget_tipster`
+        forgets it."""
+
+
+class TipStorage(Submissions, Reviews, Moderation, Retention, Preferences, Protocol):
+    """Submissions, reviews, moderators, the audit log, retention and tipsters' preferences:
+    the bot's whole half."""

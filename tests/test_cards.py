@@ -66,8 +66,9 @@ def assessed(
 
 
 def test_user_text_is_escaped_everywhere() -> None:
-    gps = Finding("GPS_PRESENT", Severity.WARNING, "The file reveals where: " + EVIL)
-    picture = assessed(1, findings=(gps,), matches=(match(),), camera=EVIL)
+    author = Finding("AUTHOR_NAMED", Severity.WARNING, {"names": [EVIL]})
+    old = Finding("GPS_PRESENT", Severity.WARNING, legacy_message="Stored before params: " + EVIL)
+    picture = assessed(1, findings=(author, old), matches=(match(),), camera=EVIL)
     provenance = Provenance("channel", title=EVIL, username="chan", date="2026-11-20")
     with_user_text = (
         tipster_card("K7QM-2XTD", [picture]),
@@ -101,15 +102,16 @@ def test_a_certain_match_heads_an_album_with_a_similar_one() -> None:
 
 def test_gps_warning_comes_first() -> None:
     findings = (
-        Finding("EDITED_WITH_SOFTWARE", Severity.NOTICE, "Edited with Photoshop."),
-        Finding("GPS_PRESENT", Severity.WARNING, "The file reveals where it was taken."),
+        Finding("EDITED_WITH_SOFTWARE", Severity.NOTICE, {"software": ["Photoshop"]}),
+        Finding("GPS_PRESENT", Severity.WARNING, {"latitude": 39.9, "longitude": 125.7}),
     )
     card = tipster_card("K7QM-2XTD", [assessed(1, findings=findings)])
     assert card.index("reveals where") < card.index("Photoshop")
 
 
 def test_long_albums_fit_and_keep_the_ticket() -> None:
-    findings = tuple(Finding("X", Severity.INFO, f"finding {i} " + "word " * 40) for i in range(30))
+    wordy = ["finding " + "word " * 40 + str(i) for i in range(30)]
+    findings = tuple(Finding("X", Severity.INFO, legacy_message=text) for text in wordy)
     pictures = [assessed(i, findings=findings, matches=(match(),)) for i in range(1, 11)]
     card = tipster_card("K7QM-2XTD", pictures)
     text, _ = parse_html(card)

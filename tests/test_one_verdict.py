@@ -1,9 +1,10 @@
 """The command line and the bot say the same thing about the same picture.
 
 Against one database, each kind of match the corpus gives (the identical file, a PDQ near copy,
-pHash alone on a low-quality picture, a mirrored copy, a copy inside borders, nothing) is checked with ``tipline
-check`` (JSON and terminal card) and sent through the bot's tip flow as a tip. They must agree
-on the confidence and the verdict words, and only a certain match may be called "known".
+pHash alone on a low-quality picture, a mirrored copy, a copy inside borders, nothing) is
+checked with ``tipline check`` (JSON and terminal card) and sent through the bot's tip flow as a
+tip. They must agree on the confidence and the verdict words, and only a certain match may be
+called "known".
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ async def test_a_picture_that_cannot_be_had_fails_with_a_plain_reason(desk: Desk
     await desk.process(tip)
     assert await desk.status(tip) is SubmissionStatus.FAILED
     (card,) = desk.notifier.tipster_cards
-    assert "could not check" in card and "too big" in card
+    assert "could not check" in card and "it could not be checked" in card
     assert desk.notifier.review_cards == []
 
 

@@ -734,6 +734,20 @@ class TestPeopleAndRecords:
         assert kept is not None and kept.sealed_chat == theirs.sealed_chat
         assert await storage.forget_tipster("f" * 64) == 0
 
+    async def test_a_tipsters_language(self, storage: Storage) -> None:
+        assert await storage.language_of("h" * 64) is None
+        await storage.set_language("h" * 64, "ko")
+        await storage.set_language("i" * 64, "ar")
+        await storage.set_language("h" * 64, "zh_Hans")  # a later choice replaces the first
+        assert await storage.language_of("h" * 64) == "zh_Hans"
+        recorded = (await storage.record_tip(tip(tipster="h" * 64, language="zh_Hans"))).submission
+        assert recorded.language == "zh_Hans"
+        assert await storage.forget_tipster("h" * 64) == 1  # the language goes with the links
+        assert await storage.language_of("h" * 64) is None
+        assert await storage.language_of("i" * 64) == "ar"
+        with pytest.raises(InvalidInput):
+            await storage.set_language("", "ko")
+
     async def test_roles(self, backend: Backend, storage: Storage) -> None:
         assert await storage.role_of("p1") is None
         await storage.set_role("p1", Role.MODERATOR, "admin-1")
@@ -856,9 +870,11 @@ async def test_an_upgraded_database_knows_which_bot_each_tip_came_to(tmp_path: P
     from_bot = (await storage.record_tip(tip(bot_id=111))).submission
     from_before = (await storage.record_tip(tip())).submission  # keyed "0:...": bot unknown
     await storage.close()
-    # Back to the schema before migration 0005, which knew bots only inside the update key.
+    # Back to the schema before migration 0005, which knew bots only inside the update key
+    # (and, from 0007, the languages go too).
     async with aiosqlite.connect(path) as conn:
         await conn.executescript(
+            "DROP TABLE tipster_languages; ALTER TABLE submissions DROP COLUMN language; "
             "DROP INDEX submissions_bot; ALTER TABLE submissions DROP COLUMN bot_id; "
             "DELETE FROM schema_version WHERE version >= 5;"
         )

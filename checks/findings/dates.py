@@ -60,11 +60,12 @@ def dates_finding(metadata: Metadata, now: datetime) -> Finding | None:
     taken, taken_text = original, exif.datetime_original
     if taken is None:
         taken, taken_text = digitised, exif.create_date
+    # Which rules fired, and the dates (as the file writes them) that made them fire.
+    params: dict[str, object] = {}
     reasons: list[str] = []
     if taken and modified and _difference(taken, modified) > _SLACK_ORDER:
-        reasons.append(
-            f"it says it was taken ({taken_text}) after it was last modified ({exif.modify_date})"
-        )
+        reasons.append("taken_after_modified")
+        params.update(taken=taken_text, modified=exif.modify_date)
     # EXIF wall-clock times may be up to 14 h ahead of UTC; the day of slack covers that.
     utc_now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
     latest_possible = utc_now + _SLACK_FUTURE
@@ -78,16 +79,11 @@ def dates_finding(metadata: Metadata, now: datetime) -> Finding | None:
         if moment and moment.replace(tzinfo=None) > latest_possible
     ]
     if future:
-        reasons.append(f"it carries a date in the future ({future[0]})")
+        reasons.append("future")
+        params["future"] = future[0]
     if original and digitised and abs(_difference(original, digitised)) > _SLACK_DIGITISED:
-        reasons.append(
-            f"it was taken on {exif.datetime_original} but digitised on {exif.create_date} "
-            "(normal for a scanned print, otherwise a sign of an edited date)"
-        )
+        reasons.append("digitised_apart")
+        params.update(original=exif.datetime_original, digitised=exif.create_date)
     if not reasons:
         return None
-    return Finding(
-        FindingCode.DATES_INCONSISTENT,
-        Severity.NOTICE,
-        "The dates in this file do not add up: " + "; ".join(reasons) + ".",
-    )
+    return Finding(FindingCode.DATES_INCONSISTENT, Severity.NOTICE, {"reasons": reasons, **params})

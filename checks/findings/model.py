@@ -1,13 +1,16 @@
-"""What a finding is: a stable code, a severity and one plain sentence.
+"""What a finding is: a stable code, a severity and the values that say it.
 
-The ``code`` is printed in JSON and matched by the bot and by tests; the sentence is for a
-tipster or a journalist.
+The ``code`` is printed in JSON and matched by the bot and by tests. The sentence a tipster or a
+journalist reads is not made here: ``handlers/`` renders the code and its ``params`` in the
+reader's language, so ``checks/`` stays free of presentation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 __all__ = ["Finding", "FindingCode", "Severity"]
 
@@ -46,11 +49,32 @@ class FindingCode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One fact about the file, with how much it matters and a sentence that says it."""
+    """One fact about the file, with how much it matters and the values that say it.
+
+    ``params`` hold plain JSON values (text, numbers, booleans, lists of text). A finding read
+    back from a tip stored before findings had parameters keeps its English sentence in
+    ``legacy_message``, which is shown as it was.
+    """
 
     code: str
     severity: Severity
-    message: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    legacy_message: str | None = None
 
-    def as_dict(self) -> dict[str, str]:
-        return {"code": str(self.code), "severity": self.severity.value, "message": self.message}
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"code": str(self.code), "severity": self.severity.value}
+        if self.legacy_message is not None:
+            data["message"] = self.legacy_message  # as it was stored
+        else:
+            data["params"] = dict(self.params)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        """The inverse of :meth:`as_dict`; an entry without ``params`` is an old one."""
+        params = data.get("params")
+        if isinstance(params, Mapping):
+            return cls(str(data["code"]), Severity(data["severity"]), dict(params))
+        return cls(
+            str(data["code"]), Severity(data["severity"]), {}, str(data.get("message") or "")
+        )

@@ -17,22 +17,24 @@ from checks.metadata import C2paState, Metadata
 
 __all__ = ["PLATFORM_LONG_SIDES", "no_metadata_finding"]
 
-#: Long side (pixels) a platform resizes photos to -> who does it.
+#: Long side (pixels) a platform resizes photos to -> who does it (a stable key, named in
+#: words by ``handlers/``).
 PLATFORM_LONG_SIDES: dict[int, str] = {
-    1280: "Telegram",
-    2560: "Telegram (HD photo)",
-    1600: "WhatsApp or Signal",
-    2048: "Facebook, Signal (high quality) or X/Twitter",
-    3072: "Signal Desktop (high quality)",
-    4096: "WhatsApp (HD) or X/Twitter",
+    1280: "telegram",
+    2560: "telegram_hd",
+    1600: "whatsapp_signal",
+    2048: "facebook_signal_x",
+    3072: "signal_desktop",
+    4096: "whatsapp_hd_x",
 }
 _INSTAGRAM_WIDTH = 1080
 #: Re-encoded platform copies are small; above this many bits per pixel, do not guess one.
 _PLATFORM_MAX_BITS_PER_PIXEL = 6.0
 
 
-def _platform_guess(metadata: Metadata, file_size: int) -> tuple[str, str] | None:
-    """``(platform, what matched)`` when the file looks like a platform's re-encode."""
+def _platform_guess(metadata: Metadata, file_size: int) -> dict[str, object] | None:
+    """The platform and what matched (``long_side`` or ``width``) when the file looks like a
+    platform's re-encode."""
     jpeg = metadata.jpeg
     if jpeg is None or not jpeg.is_standard or metadata.width <= 0 or metadata.height <= 0:
         return None
@@ -43,9 +45,9 @@ def _platform_guess(metadata: Metadata, file_size: int) -> tuple[str, str] | Non
         return None
     long_side = max(metadata.width, metadata.height)
     if long_side in PLATFORM_LONG_SIDES:
-        return PLATFORM_LONG_SIDES[long_side], f"{long_side} px on the long side"
+        return {"platform": PLATFORM_LONG_SIDES[long_side], "long_side": long_side}
     if metadata.width == _INSTAGRAM_WIDTH:
-        return "Instagram", f"{_INSTAGRAM_WIDTH} px wide"
+        return {"platform": "instagram", "width": _INSTAGRAM_WIDTH}
     return None
 
 
@@ -54,18 +56,6 @@ def no_metadata_finding(metadata: Metadata, file_size: int) -> Finding | None:
         return None
     guess = _platform_guess(metadata, file_size)
     if guess is None:
-        return Finding(
-            FindingCode.NO_METADATA,
-            Severity.INFO,
-            "The file carries no camera metadata (no EXIF, XMP or IPTC): it was stripped by an "
-            "app or a platform, or removed on purpose.",
-        )
-    platform, basis = guess
+        return Finding(FindingCode.NO_METADATA, Severity.INFO, {})
     quality = metadata.jpeg.ijg_quality if metadata.jpeg else None
-    return Finding(
-        FindingCode.NO_METADATA,
-        Severity.NOTICE,
-        f"The file carries no camera metadata, and its size and compression ({basis}, standard "
-        f"JPEG quality {quality}) match a photo re-sent through {platform}: probably not the "
-        "original. Ask for the original file, sent as a document.",
-    )
+    return Finding(FindingCode.NO_METADATA, Severity.NOTICE, {**guess, "quality": quality})

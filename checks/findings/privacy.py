@@ -15,8 +15,7 @@ def gps_finding(metadata: Metadata) -> Finding | None:
     return Finding(
         FindingCode.GPS_PRESENT,
         Severity.WARNING,
-        f"The file reveals where it was taken: {gps.describe()}. Anyone who gets the file can "
-        "see this place; remove it before passing the file on.",
+        {"latitude": gps.latitude, "longitude": gps.longitude},
     )
 
 
@@ -24,12 +23,7 @@ def serial_finding(metadata: Metadata) -> Finding | None:
     serial = metadata.serial_number
     if not serial:
         return None
-    return Finding(
-        FindingCode.SERIAL_NUMBER_PRESENT,
-        Severity.WARNING,
-        f"The file carries the camera's serial number ({serial}), which can link it to other "
-        "photos from the same camera and to the camera's owner.",
-    )
+    return Finding(FindingCode.SERIAL_NUMBER_PRESENT, Severity.WARNING, {"serial": serial})
 
 
 def _distinct_names(names: tuple[str | None, ...]) -> list[str]:
@@ -46,9 +40,4 @@ def author_finding(metadata: Metadata) -> Finding | None:
     named = _distinct_names((metadata.exif.artist, *metadata.iptc.bylines, *metadata.xmp.creators))
     if not named:
         return None
-    return Finding(
-        FindingCode.AUTHOR_NAMED,
-        Severity.WARNING,
-        f"The file names a person as its author ({', '.join(named[:3])}); if that is the "
-        "source, the file identifies them.",
-    )
+    return Finding(FindingCode.AUTHOR_NAMED, Severity.WARNING, {"names": named[:3]})

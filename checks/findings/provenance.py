@@ -37,26 +37,13 @@ _EDITOR = re.compile(
 )
 
 _AI_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia")
-_C2PA_CODE_WORDS = {
-    "assertion.dataHash.mismatch": "the picture was changed after signing",
-    "claimSignature.mismatch": "the signature does not match the claim",
-    "signingCredential.untrusted": "the signer is not on a trust list",
-    "signingCredential.revoked": "the signing certificate was revoked",
-    "signingCredential.expired": "the signing certificate had expired",
-}
 
 
 def edited_finding(metadata: Metadata) -> Finding | None:
     editors = [name for name in metadata.software_names if _EDITOR.search(name)]
     if not editors:
         return None
-    listed = ", ".join(editors[:3])
-    return Finding(
-        FindingCode.EDITED_WITH_SOFTWARE,
-        Severity.NOTICE,
-        f"The file was saved by editing software ({listed}): the picture may have been changed "
-        "after it was taken.",
-    )
+    return Finding(FindingCode.EDITED_WITH_SOFTWARE, Severity.NOTICE, {"software": editors[:3]})
 
 
 def thumbnail_finding(
@@ -68,20 +55,12 @@ def thumbnail_finding(
     if comparison is None:
         return None
     if comparison.match is ThumbnailMatch.MIRRORED:
-        message = (
-            "The camera's preview stored inside the file is the mirror image of the picture: "
-            "the picture was flipped left to right after it was taken, so text and directions "
-            "in it are reversed."
-        )
+        shows = "mirrored"
     elif comparison.match is ThumbnailMatch.DIFFERENT:
-        how = "a differently shaped frame" if comparison.aspect_changed else "a different picture"
-        message = (
-            f"The camera's preview stored inside the file shows {how}: the picture was cropped, "
-            "retouched or replaced after it was taken."
-        )
+        shows = "other_frame" if comparison.aspect_changed else "other_picture"
     else:
         return None
-    return Finding(FindingCode.THUMBNAIL_MISMATCH, Severity.WARNING, message)
+    return Finding(FindingCode.THUMBNAIL_MISMATCH, Severity.WARNING, {"thumbnail": shows})
 
 
 def ai_finding(metadata: Metadata) -> Finding | None:
@@ -90,49 +69,22 @@ def ai_finding(metadata: Metadata) -> Finding | None:
     if not sources:
         return None
     kind = sources[0].rsplit("/", 1)[-1]
-    return Finding(
-        FindingCode.AI_GENERATED_DECLARED,
-        Severity.WARNING,
-        f"The file declares that it was made or altered by generative AI ({kind}).",
-    )
+    return Finding(FindingCode.AI_GENERATED_DECLARED, Severity.WARNING, {"source_type": kind})
 
 
 def c2pa_finding(metadata: Metadata) -> Finding | None:
     c2pa = metadata.c2pa
     if c2pa.state is C2paState.VALID:
-        made = f" by {c2pa.claim_generator}" if c2pa.claim_generator else ""
-        signer = c2pa.issuer or "an unnamed signer"
-        if c2pa.trusted:
-            return Finding(
-                FindingCode.C2PA_VALID,
-                Severity.INFO,
-                f"Content Credentials (C2PA) are intact: made{made}, signed by {signer}.",
-            )
-        return Finding(
-            FindingCode.C2PA_VALID,
-            Severity.NOTICE,
-            f"Content Credentials (C2PA) are intact (made{made}), but the signer, {signer}, is "
-            "not on a trust list, so they show only that the file is unchanged since signing.",
-        )
+        severity = Severity.INFO if c2pa.trusted else Severity.NOTICE
+        params = {
+            "trusted": bool(c2pa.trusted),
+            "generator": c2pa.claim_generator,
+            "signer": c2pa.issuer,
+        }
+        return Finding(FindingCode.C2PA_VALID, severity, params)
     if c2pa.state is C2paState.INVALID:
-        problems = [
-            _C2PA_CODE_WORDS[code]
-            for code in dict.fromkeys(c2pa.failure_codes)
-            if code in _C2PA_CODE_WORDS and not code.endswith(".untrusted")
-        ]
-        why = "; ".join(problems) or "verification failed"
-        codes = ", ".join(dict.fromkeys(c2pa.failure_codes))
-        return Finding(
-            FindingCode.C2PA_INVALID,
-            Severity.WARNING,
-            f"Content Credentials (C2PA) are present but broken: {why} ({codes}).",
-        )
+        failures = list(dict.fromkeys(c2pa.failure_codes))
+        return Finding(FindingCode.C2PA_INVALID, Severity.WARNING, {"failures": failures})
     if c2pa.state is C2paState.REMOTE:
-        where = f" at {c2pa.remote_url}" if c2pa.remote_url else ""
-        return Finding(
-            FindingCode.C2PA_REMOTE,
-            Severity.NOTICE,
-            f"The file points to Content Credentials stored online{where}. They were not "
-            "fetched: looking them up would tell that server someone is examining this picture.",
-        )
+        return Finding(FindingCode.C2PA_REMOTE, Severity.NOTICE, {"url": c2pa.remote_url})
     return None

@@ -12,21 +12,12 @@ __all__ = ["damage_finding", "hash_quality_finding"]
 def hash_quality_finding(pdq_quality: int | None) -> Finding | None:
     if pdq_quality is None or pdq_quality >= PDQ_MIN_QUALITY:
         return None
-    return Finding(
-        FindingCode.LOW_HASH_QUALITY,
-        Severity.NOTICE,
-        f"The picture has too little detail for reliable matching (PDQ quality {pdq_quality} of "
-        "100): a match, or the lack of one, is less certain than usual.",
-    )
+    return Finding(FindingCode.LOW_HASH_QUALITY, Severity.NOTICE, {"quality": pdq_quality})
 
 
 def damage_finding(metadata: Metadata) -> Finding | None:
     if not metadata.problems:
         return None
-    count = len(metadata.problems)
     return Finding(
-        FindingCode.METADATA_DAMAGED,
-        Severity.INFO,
-        f"Part of the file's metadata is damaged or unreadable ({count} "
-        f"problem{'s' if count > 1 else ''}); what could be read is shown.",
+        FindingCode.METADATA_DAMAGED, Severity.INFO, {"problems": len(metadata.problems)}
     )

@@ -173,6 +173,7 @@ def bot_env(settings: BotSettings) -> dict[str, str]:
         "TIPLINE_INSTANCE_NAME": s.instance_name,
         "TIPLINE_LEASE_SECONDS": str(s.lease_seconds),
         "TIPLINE_MAINTENANCE_SECONDS": str(s.maintenance_seconds),
+        "TIPLINE_LANGUAGE": s.language,
     }
 
 
