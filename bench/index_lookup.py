@@ -2,9 +2,11 @@
 
 Builds an index of random PDQ / pHash / SHA-256 items (with planted near-duplicates, so lookups
 find things), times ``candidates()`` per query, and does the same by brute force on a sample of
-the queries, checking both give the same answer. Prints JSON.
+the queries, checking both give the same answer. Also times ``near_pdq`` with 12 hashes a call
+(a picture's transforms and reframings). Prints JSON.
 
     python bench/index_lookup.py --items 1000000 --queries 1000
+    python bench/index_lookup.py --items 10000000 --clustered
     python bench/index_lookup.py --items 1000000 --from-sqlite /tmp/tipline-1m.db
 
 ``--from-sqlite`` instead measures opening a SQLite database and loading its index (filling
@@ -34,10 +36,23 @@ from storage import FingerprintBatch, KnownItemDraft, NearDuplicateIndex, Sqlite
 PLANTED = 0.02
 #: Share of items whose PDQ quality is too low to decide alone.
 LOW_QUALITY = 0.05
+#: Items per picture with ``--clustered``.
+CLUSTER = 100
 
 
 def random_words(rng: np.random.Generator, rows: int, width: int) -> np.ndarray:
     return np.frombuffer(rng.bytes(rows * width * 8), dtype=np.uint64).reshape(rows, width).copy()
+
+
+def flip_many(rng: np.random.Generator, words: np.ndarray, most: int) -> None:
+    """Flip between 0 and ``most`` random bits of each row of ``words`` (n, w), in place."""
+    rows, width = words.shape
+    counts = rng.integers(0, most + 1, size=rows)
+    everything = np.arange(rows)
+    for j in range(most):  # a bit drawn twice flips back: "up to" ``most``
+        pick = everything[counts > j]
+        bits = rng.integers(0, width * 64, size=len(pick))
+        words[pick, bits // 64] ^= np.uint64(1) << (bits % 64).astype(np.uint64)
 
 
 def flip_bits(rng: np.random.Generator, words: np.ndarray, most: int) -> np.ndarray:
@@ -53,14 +68,27 @@ def to_hex(words: np.ndarray) -> str:
     return words.astype(">u8").tobytes().hex()
 
 
-def make_items(rng: np.random.Generator, count: int) -> FingerprintBatch:
-    """Random items; the last PLANTED share are near copies of earlier ones."""
-    pdq, phash = random_words(rng, count, 4), random_words(rng, count, 1)
-    planted = int(count * PLANTED)
-    for row in range(count - planted, count):
-        source = int(rng.integers(0, count - planted))
-        pdq[row] = flip_bits(rng, pdq[source], Pdq.threshold)
-        phash[row] = flip_bits(rng, phash[source], Phash.threshold)
+def make_items(rng: np.random.Generator, count: int, clustered: bool = False) -> FingerprintBatch:
+    """Random items; the last PLANTED share are near copies of earlier ones.
+
+    ``clustered``: every item is a near copy (0-20 PDQ bits, 0-4 pHash bits flipped) of one of
+    ``count / CLUSTER`` pictures, as when a few pictures circulate in many versions.
+    """
+    if clustered:
+        bases = max(1, count // CLUSTER)
+        source = rng.integers(0, bases, size=count)
+        pdq = random_words(rng, bases, 4)[source]
+        phash = random_words(rng, bases, 1)[source]
+        flip_many(rng, pdq, 20)
+        flip_many(rng, phash, Phash.threshold)
+    else:
+        pdq, phash = random_words(rng, count, 4), random_words(rng, count, 1)
+        planted = int(count * PLANTED)
+        source = rng.integers(0, count - planted, size=planted)
+        pdq[count - planted :] = pdq[source]
+        phash[count - planted :] = phash[source]
+        flip_many(rng, pdq[count - planted :], Pdq.threshold)
+        flip_many(rng, phash[count - planted :], Phash.threshold)
     quality = rng.integers(Pdq.min_quality, 101, size=count).astype(np.int16)
     quality[rng.random(count) < LOW_QUALITY] = 20
     present = np.ones(count, dtype=bool)
@@ -117,6 +145,7 @@ def timings(
         "queries": len(queries),
         "median_ms": round(statistics.median(times), 3),
         "p95_ms": round(times[int(0.95 * (len(times) - 1))], 3),
+        "p99_ms": round(times[int(0.99 * (len(times) - 1))], 3),
         "max_ms": round(times[-1], 3),
     }
     return summary, answers
@@ -126,9 +155,51 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
+def pdq_words(query: Fingerprint) -> np.ndarray:
+    assert query.pdq is not None
+    return np.frombuffer(bytes.fromhex(query.pdq), dtype=">u8").astype(np.uint64)
+
+
+def bench_near_pdq(
+    index: NearDuplicateIndex, rng: np.random.Generator, queries: list[Fingerprint], brute: int
+) -> dict[str, object]:
+    """``near_pdq`` with 12 hashes a call: the query's PDQ and 11 variants (flipped bits)."""
+    if not hasattr(index, "near_pdq"):
+        return {}
+    batches = []
+    for query in queries:
+        base = pdq_words(query)
+        batch = np.tile(base, (12, 1))
+        flip_many(rng, batch[1:], 40)
+        batches.append(batch)
+    times, answers = [], []
+    for batch in batches:
+        started = time.perf_counter()
+        answers.append(index.near_pdq(batch))
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    agree = True
+    live = index.live()
+    for batch, found in zip(batches[:brute], answers, strict=False):
+        for words, (ids, dists) in zip(batch, found, strict=True):
+            d = np.bitwise_count(live.pdq ^ words).sum(axis=1)
+            hit = (d <= Pdq.threshold) & live.has_pdq
+            truth = dict(zip(live.ids[hit].tolist(), d[hit].tolist(), strict=True))
+            agree &= truth == dict(zip(ids.tolist(), dists.tolist(), strict=True))
+    return {
+        "calls": len(batches),
+        "median_ms": round(statistics.median(times), 3),
+        "p99_ms": round(times[int(0.99 * (len(times) - 1))], 3),
+        "same_answers": bool(agree),
+        "brute_force_checked_calls": min(brute, len(batches)),
+    }
+
+
 def bench_index(args: argparse.Namespace) -> dict[str, object]:
     rng = np.random.default_rng(args.seed)
-    items = make_items(rng, args.items)
+    started = time.perf_counter()
+    items = make_items(rng, args.items, args.clustered)
+    made = time.perf_counter() - started
     queries = make_queries(rng, items, args.queries)
     started = time.perf_counter()
     index = NearDuplicateIndex.from_batches([items])
@@ -147,8 +218,11 @@ def bench_index(args: argparse.Namespace) -> dict[str, object]:
         return {(c.item_id, c.mirrored, c.pdq_distance, c.phash_distance) for c in found}
 
     agree = all(key(a) == key(b) for a, b in zip(answers, truth, strict=False))
+    batched = bench_near_pdq(index, rng, queries[:200], brute=5)
     return {
         "items": len(index),
+        "clustered": args.clustered,
+        "make_items_seconds": round(made, 1),
         "build_seconds": round(build, 3),
         "readd_200k_unchanged_seconds": round(readd, 3),
         "index_megabytes": round(index.nbytes / 2**20, 1),
@@ -157,6 +231,7 @@ def bench_index(args: argparse.Namespace) -> dict[str, object]:
         "same_answers": agree,
         "queries_with_candidates": round(sum(bool(a) for a in answers) / len(answers), 3),
         "mean_candidates": round(statistics.mean(len(a) for a in answers), 2),
+        "near_pdq_12": batched,
         "peak_rss_megabytes": peak_rss_mb(),
     }
 
@@ -208,6 +283,9 @@ def main() -> None:
         "--brute-queries", type=int, default=50, help="queries also run by brute force"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--clustered", action="store_true", help="near copies of few pictures (1 per 100 items)"
+    )
     parser.add_argument("--from-sqlite", metavar="PATH", help="measure loading from a database")
     args = parser.parse_args()
     result = asyncio.run(bench_sqlite_load(args)) if args.from_sqlite else bench_index(args)

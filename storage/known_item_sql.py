@@ -103,8 +103,8 @@ FROM known_items WHERE (revision, id) > ($1, $2) ORDER BY revision, id LIMIT $3
 """
     #: (ids) -> what a match shows of the items not retired
     labels: str = """
-SELECT id, verdict, title, fact_check_url, original_date, original_place FROM known_items
-WHERE id {in:1:bigint} AND retired_at IS NULL
+SELECT id, sha256, verdict, title, fact_check_url, original_date, original_place
+FROM known_items WHERE id {in:1:bigint} AND retired_at IS NULL
 """
     #: () -> the number of items in force
     count: str = "SELECT count(*) FROM known_items WHERE retired_at IS NULL"

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
 from typing import ClassVar
 
-from checks.matching import Match, Way, judge, rank_key
+from checks.matching import Match, MatchKind, Way, judge, rank_key
 from checks.signals import Fingerprint
 from checks.verdicts import Verdict
 from storage.base import KnownItem, KnownItemDraft, Storage, UpsertResult
@@ -205,6 +205,12 @@ class SqlStorage(
             label = labels.get(item_id)
             if label is None:  # retired or deleted since the index heard of it
                 continue
+            if label["sha256"] != query.sha256:
+                # The index keeps a keyed 64-bit digest of each SHA-256, not the SHA-256: an
+                # exact match is only claimed once the database's full digest agrees.
+                ways = [way for way in ways if way.kind is not MatchKind.EXACT]
+                if not ways:
+                    continue
             found = [
                 Match(
                     item_id,

@@ -9,8 +9,8 @@ import pytest
 
 from checks.errors import InvalidHash
 from checks.signals import Fingerprint, Pdq, Phash
-from storage.index import FingerprintBatch, NearDuplicateIndex
-from storage.mih import MultiIndex, hamming_rows
+from storage.index import FingerprintBatch, NearDuplicateIndex, _sha_key, sha_keys
+from storage.mih import MultiIndex, chunk_bits_for, hamming_rows
 
 
 def rand_hex(rng: random.Random, bits: int) -> str:
@@ -53,6 +53,34 @@ def test_multi_index_finds_every_row_within_the_threshold() -> None:
     truth = set(np.flatnonzero(hamming_rows(words, query) <= 31).tolist())
     assert truth == {17}
     assert truth <= found
+
+
+@pytest.mark.parametrize("chunk_bits", [8, 10, 13, 16, 21])
+@pytest.mark.parametrize(("width", "threshold"), [(4, 31), (1, 4)])
+def test_every_chunk_layout_finds_every_row_within_the_threshold(
+    chunk_bits: int, width: int, threshold: int
+) -> None:
+    # Few pictures in many near copies, so buckets are uneven and neighbours are many.
+    rng = np.random.default_rng(chunk_bits)
+    bases = rng.integers(0, 2**63, size=(40, width), dtype=np.uint64)
+    words = bases[rng.integers(0, 40, size=3000)]
+    flips = rng.integers(0, width * 64, size=(3000, threshold + 12))
+    for row, bits in enumerate(flips):
+        for bit in bits[: rng.integers(0, len(bits))]:
+            words[row, bit // 64] ^= np.uint64(1) << np.uint64(bit % 64)
+    table = MultiIndex(words, np.arange(3000) + 5, threshold, chunk_bits=chunk_bits)
+    queries = words[rng.integers(0, 3000, size=30)].copy()
+    owners, slots = table.probe_many(queries)
+    for row, query in enumerate(queries):
+        truth = set((np.flatnonzero(hamming_rows(words, query) <= threshold) + 5).tolist())
+        assert truth <= set(slots[owners == row].tolist())
+        assert truth  # the query's own row at least
+
+
+def test_chunk_width_keeps_buckets_sparse() -> None:
+    assert chunk_bits_for(0) == chunk_bits_for(1) == 8
+    assert chunk_bits_for(1_000_000) == 18
+    assert chunk_bits_for(10_000_000) == 21
 
 
 def test_fast_path_equals_brute_force_around_the_thresholds() -> None:
@@ -238,3 +266,51 @@ def test_empty_index_answers_nothing() -> None:
     query = item(rng)
     assert len(index) == 0
     assert index.candidates(query) == [] == index.candidates_brute_force(query)
+
+
+def test_near_pdq_answers_many_hashes_at_once_like_brute_force() -> None:
+    rng = random.Random(11)
+    index = NearDuplicateIndex(min_tail=64, tail_fraction=4)
+    base = {i: item(rng) for i in range(1, 2001)}
+    index.add_batch(FingerprintBatch.from_fingerprints(base.items()))
+    for i in range(2001, 2101):  # a tail, and near copies in it
+        source = base[rng.randrange(1, 2001)]
+        index.add(i, Fingerprint(pdq=flip(source.pdq, rng.choice([0, 20, 31, 32]), rng)))
+    index.remove(5)
+    live = index.live()
+    hexes = [flip(base[rng.randrange(1, 2001)].pdq, rng.choice([0, 15, 31, 40]), rng)]
+    hexes += [flip(hexes[0], 3, rng) for _ in range(10)] + [rand_hex(rng, 256)]
+    words = np.array([[int(h[i : i + 16], 16) for i in range(0, 64, 16)] for h in hexes])
+    found = index.near_pdq(words.astype(np.uint64))
+    assert len(found) == 12
+    for query, (ids, dists) in zip(words.astype(np.uint64), found, strict=True):
+        d = hamming_rows(live.pdq, query)
+        hit = (d <= Pdq.threshold) & live.has_pdq
+        assert dict(zip(ids.tolist(), dists.tolist(), strict=True)) == dict(
+            zip(live.ids[hit].tolist(), d[hit].tolist(), strict=True)
+        )
+    assert index.near_pdq(np.zeros((0, 4), dtype=np.uint64)) == []
+
+
+def test_sha256_keys_are_keyed_digests_of_the_whole_hash() -> None:
+    rng = np.random.default_rng(12)
+    words = rng.integers(0, 2**63, size=(500, 4), dtype=np.uint64)
+    keys = sha_keys(words)
+    assert [_sha_key(w) for w in words] == keys.tolist()
+    assert len(set(keys.tolist())) == 500
+    changed = words.copy()
+    changed[:, 3] ^= np.uint64(1)  # the last bit counts too
+    assert not (sha_keys(changed) == keys).any()
+
+
+def test_updated_keeps_exact_hits_though_live_has_no_sha256() -> None:
+    rng = random.Random(13)
+    stored = {i: item(rng) for i in range(1, 50)}
+    index = NearDuplicateIndex.from_batches([FingerprintBatch.from_fingerprints(stored.items())])
+    assert not index.live().has_sha256.any()
+    extra = item(rng)
+    fresh, changed = index.updated([(FingerprintBatch.from_fingerprints([(99, extra)]), [3])])
+    assert changed == 2 and len(fresh) == 49
+    for i, fp in [*stored.items(), (99, extra)]:
+        found = fresh.candidates(Fingerprint(sha256=fp.sha256))
+        assert [(c.item_id, c.exact) for c in found] == ([] if i == 3 else [(i, True)])
