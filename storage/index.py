@@ -375,6 +375,37 @@ class NearDuplicateIndex:
         ids = self._cols["ids"]
         return [(ids[slots], found) for slots, found in self._near("pdq", words, False)]
 
+    def pdq_candidates(self, hashes: Sequence[str]) -> list[list[Candidate]]:
+        """For each PDQ hash (a query's views: its turns, flips and framed parts), the items
+        within the PDQ threshold, looked up in one pass. They carry no pHash distance and are
+        never exact: a view is compared by PDQ alone."""
+        if not hashes:
+            return []
+        words = hex_words([Pdq.validate(h) for h in hashes], Pdq)[0]
+        qualities = self._cols["pdq_quality"]
+        ids = self._cols["ids"]
+        found = []
+        for slots, dists in self._near("pdq", words, False):
+            found.append(
+                [
+                    Candidate(
+                        item_id=item_id,
+                        exact=False,
+                        mirrored=False,
+                        pdq_distance=distance,
+                        phash_distance=None,
+                        item_pdq_quality=None if quality == NO_QUALITY else quality,
+                    )
+                    for item_id, distance, quality in zip(
+                        ids[slots].tolist(),
+                        dists.tolist(),
+                        qualities[slots].tolist(),
+                        strict=True,
+                    )
+                ]
+            )
+        return found
+
     def _near(
         self, name: str, queries: np.ndarray, brute_force: bool
     ) -> list[tuple[np.ndarray, np.ndarray]]:

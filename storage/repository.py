@@ -190,9 +190,9 @@ class SqlStorage(
         for candidate in self._index.candidates(query):
             if (way := judge(candidate, query.pdq_quality)) is not None:
                 accepted.setdefault(candidate.item_id, []).append(way)
-        for view in query.views:
-            looked_up = Fingerprint(pdq=view.pdq, pdq_quality=view.pdq_quality)
-            for candidate in self._index.candidates(looked_up):
+        per_view = self._index.pdq_candidates([view.pdq for view in query.views])
+        for view, candidates in zip(query.views, per_view, strict=True):
+            for candidate in candidates:
                 if (way := judge(candidate, view.pdq_quality, view)) is not None:
                     accepted.setdefault(candidate.item_id, []).append(way)
         if not accepted:

@@ -314,3 +314,22 @@ def test_updated_keeps_exact_hits_though_live_has_no_sha256() -> None:
     for i, fp in [*stored.items(), (99, extra)]:
         found = fresh.candidates(Fingerprint(sha256=fp.sha256))
         assert [(c.item_id, c.exact) for c in found] == ([] if i == 3 else [(i, True)])
+
+
+def test_a_query_s_views_find_what_brute_force_finds_by_pdq() -> None:
+    rng = random.Random(11)
+    index = NearDuplicateIndex()
+    stored = {i: item(rng, quality=rng.choice([None, 30, 90])) for i in range(1, 400)}
+    for item_id, fp in stored.items():
+        index.add(item_id, fp)
+    near = rng.sample(sorted(stored), 5)
+    hashes = [flip(stored[i].pdq, rng.choice([0, 9, 31, 32]), rng) for i in near]
+    hashes.append(rand_hex(rng, 256))
+    for pdq, found in zip(hashes, index.pdq_candidates(hashes), strict=True):
+        reference = {
+            (c.item_id, c.pdq_distance, c.item_pdq_quality)
+            for c in index.candidates_brute_force(Fingerprint(pdq=pdq))
+            if c.pdq_distance is not None and c.pdq_distance <= Pdq.threshold
+        }
+        assert {(c.item_id, c.pdq_distance, c.item_pdq_quality) for c in found} == reference
+        assert not any(c.exact or c.mirrored or c.phash_distance is not None for c in found)
