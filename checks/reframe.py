@@ -73,14 +73,44 @@ class Box:
 
 
 def content_boxes(grey: Image.Image) -> list[Box]:
-    """Candidate rectangles for the picture inside ``grey`` (a small "L" picture), best first;
-    empty when the picture fills its frame."""
+    """Candidate rectangles for the picture inside ``grey`` (a small "L" picture); empty when
+    the picture fills its frame.
+
+    A photo's own margin can be flat too (a dark vignette, a product on white), and cutting it
+    moves the box off the picture. So besides the box cut on every side, the box cut only at
+    top and bottom (letterbox bars, a caption band) and only at left and right (pillarbox
+    bars) are offered when they differ: one of them is usually the picture exactly.
+    """
     pixels = np.asarray(grey, dtype=np.int16)
     height, width = pixels.shape
     if min(height, width) < 2 * _MIN_SIDE:
         return []
-    trimmed = _flat_edges(pixels)
-    return [] if trimmed is None else [trimmed]
+    cuts = _flat_edges(pixels)
+    if cuts is None:
+        return []
+    (top, t_mark), (bottom, b_mark), (left, l_mark), (right, r_mark) = cuts
+    boxes: list[Box] = []
+    for t, b, lft, r, marked in (
+        (top, bottom, left, right, t_mark or b_mark or l_mark or r_mark),
+        (top, bottom, 0, 0, t_mark or b_mark),
+        (0, 0, left, right, l_mark or r_mark),
+    ):
+        box = _box(height, width, t, b, lft, r, marked)
+        if box is not None and box not in boxes:
+            boxes.append(box)
+    return boxes
+
+
+def _box(height: int, width: int, t: int, b: int, lft: int, r: int, marked: bool) -> Box | None:
+    """The box left by these cuts, if it is a real frame's inside and big enough to hash."""
+    if not (t or b or lft or r):
+        return None
+    if height - t - b < _MIN_SIDE or width - lft - r < _MIN_SIDE:
+        return None
+    if (height - t - b) * (width - lft - r) / (height * width) < _MIN_AREA:
+        return None
+    kind = BoxKind.CAPTIONED if marked else BoxKind.FRAMED
+    return Box(lft / width, t / height, (width - r) / width, (height - b) / height, kind)
 
 
 def _band_depth(lines: np.ndarray) -> tuple[int, bool]:
@@ -105,28 +135,22 @@ def _band_depth(lines: np.ndarray) -> tuple[int, bool]:
     return depth, bool((share[:depth] < _BLANK).any())
 
 
-def _flat_edges(pixels: np.ndarray) -> Box | None:
-    """Trim bands from the four sides; each pair of sides is measured within the other pair's
-    cuts, so a letterbox's bars do not make its photo's columns look like a band."""
+def _flat_edges(pixels: np.ndarray) -> list[tuple[int, bool]] | None:
+    """The band cut from each side (top, bottom, left, right) and whether it carries text;
+    None when no side has a band. Each pair of sides is measured within the other pair's cuts,
+    so a letterbox's bars do not make its photo's columns look like a band."""
     height, width = pixels.shape
     top = bottom = left = right = 0
-    marked = False
+    marks = [False] * 4
     for _ in range(2):
         inner = pixels[:, left : width - right]
-        (top, t_marked), (bottom, b_marked) = _band_depth(inner), _band_depth(inner[::-1])
+        (top, marks[0]), (bottom, marks[1]) = _band_depth(inner), _band_depth(inner[::-1])
         inner = pixels[top : height - bottom]
-        (left, l_marked), (right, r_marked) = _band_depth(inner.T), _band_depth(inner.T[::-1])
-        marked = t_marked or b_marked or l_marked or r_marked
-    cuts = [
-        depth if depth >= max(2, _MIN_BAND * size) else 0
-        for depth, size in ((top, height), (bottom, height), (left, width), (right, width))
-    ]
-    if not any(cuts):
-        return None
-    t, b, lft, r = cuts
-    if height - t - b < _MIN_SIDE or width - lft - r < _MIN_SIDE:
-        return None
-    if (height - t - b) * (width - lft - r) / (height * width) < _MIN_AREA:
-        return None
-    kind = BoxKind.CAPTIONED if marked else BoxKind.FRAMED
-    return Box(lft / width, t / height, (width - r) / width, (height - b) / height, kind)
+        (left, marks[2]), (right, marks[3]) = _band_depth(inner.T), _band_depth(inner.T[::-1])
+    sides = []
+    for depth, size, marked in zip(
+        (top, bottom, left, right), (height, height, width, width), marks, strict=True
+    ):
+        thick = depth >= max(2, _MIN_BAND * size)
+        sides.append((depth if thick else 0, marked and thick))
+    return sides if any(depth for depth, _ in sides) else None
