@@ -17,7 +17,7 @@ from bot.loopwatch import LoopWatch
 from bot.settings import BotSettings
 from bot.workers import make_analyser
 from checks.errors import ConfigError
-from handlers import admin, gatekeeper, intake, review, status
+from handlers import admin, gatekeeper, intake, overview, review, status
 from handlers.context import SERVICES_KEY, TiplineContext
 from handlers.errors import on_error
 from handlers.i18n import LANGUAGES, texts_for
@@ -120,7 +120,7 @@ def build_application(
 
     # Order matters: the gatekeeper's group runs before every other handler.
     app.add_handlers(gatekeeper.HANDLERS, group=gatekeeper.GATEKEEPER_GROUP)
-    for module in (status, admin, review, intake):
+    for module in (status, admin, overview, review, intake):
         app.add_handlers(module.HANDLERS)
     app.add_error_handler(on_error)
     return app

@@ -21,11 +21,16 @@ __all__ = ["ExecutorAnalyser", "make_analyser", "process_analyser", "thread_anal
 T = TypeVar("T")
 
 
-def _side_by_side(submitted: bytes, known: bytes, caption: str) -> bytes:
+def _side_by_side(
+    submitted: bytes,
+    known: bytes,
+    caption: str,
+    region: tuple[float, float, float, float] | None,
+) -> bytes:
     # Through stripped_copy: the decode limits apply, and both sides are upright.
     left = Image.open(io.BytesIO(stripped_copy(submitted)))
     right = Image.open(io.BytesIO(stripped_copy(known)))
-    return side_by_side(left, right, caption=caption)
+    return side_by_side(left, right, caption=caption, region=region)
 
 
 def _warm_up() -> None:
@@ -51,8 +56,14 @@ class ExecutorAnalyser:
     async def strip(self, data: bytes) -> bytes:
         return await self._run(stripped_copy, data)
 
-    async def side_by_side(self, submitted: bytes, known: bytes, caption: str) -> bytes:
-        return await self._run(_side_by_side, submitted, known, caption)
+    async def side_by_side(
+        self,
+        submitted: bytes,
+        known: bytes,
+        caption: str,
+        region: tuple[float, float, float, float] | None = None,
+    ) -> bytes:
+        return await self._run(_side_by_side, submitted, known, caption, region)
 
     def close(self) -> None:
         if self._executor is not None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from checks.assessment import Assessment, best_match
 from checks.findings import Finding, Severity
-from checks.matching import Match
+from checks.matching import Match, Region
 from checks.verdicts import Verdict
 from handlers.finding_text import finding_text
 from handlers.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Safe, Texts, texts_for
@@ -27,6 +27,7 @@ __all__ = [
     "Provenance",
     "fit_lines",
     "headline",
+    "region_line",
     "review_caption",
     "review_card",
     "telegram_length",
@@ -134,7 +135,8 @@ def _match_lines(match: Match, t: Texts) -> list[str]:
         first = t._("<b>Known item:</b> {title} — {verdict}", title=title, verdict=verdict)
     else:
         first = t._("<b>Similar to:</b> {title} — {verdict}", title=title, verdict=verdict)
-    lines = [first, t._("<b>How close:</b> {closeness}", closeness=t._(CLOSENESS[match.kind]))]
+    closeness = t._(CLOSENESS[match.kind])
+    lines = [first, t._("<b>How we recognised it:</b> {closeness}", closeness=closeness)]
     if match.fact_check_url:
         lines.append(
             t._(
@@ -210,6 +212,21 @@ def _provenance_line(provenance: Provenance | None, t: Texts) -> str | None:
     return t._("<b>Forwarded from</b> {origin} {who}", origin=origin, who=who)
 
 
+def region_line(region: Region, t: Texts) -> str:
+    """Where the known picture sits in the submitted one, in words a moderator can check by eye.
+    The corner it is measured from is named: in a right-to-left language "across" could start
+    at the right."""
+    left, top, right, bottom = (round(100 * min(1.0, max(0.0, v))) for v in region)
+    return t._(
+        "Where: the known picture is the part across {left}–{right}%, down {top}–{bottom}% "
+        "(measured from the top left).",
+        left=left,
+        right=right,
+        top=top,
+        bottom=bottom,
+    )
+
+
 def _summary(assessment: Assessment, t: Texts) -> str:
     size = t.ltr(f"{assessment.format} {assessment.width}x{assessment.height}")
     camera = assessment.camera
@@ -278,6 +295,8 @@ def review_card(
                     confidence=t.ltr(match.confidence.value),
                 )
             )
+            if match.region is not None:
+                lines.append(region_line(match.region, t))
         if not picture.matches:
             lines.append(t._("No known item is near."))
         lines += _finding_lines(picture.findings, t)

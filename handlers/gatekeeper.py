@@ -45,7 +45,13 @@ async def _refuse(update: Update, context: TiplineContext, what: str) -> None:
     actor = services.identities.pseudonym(user.id) if user else None
     log.warning("refused %s from a caller without the role", what)
     await services.storage.audit(actor, "refused", what)
-    t = await services.texts_of(user.id, user.language_code) if user else services.newsroom_texts
+    chat = update.effective_chat
+    in_newsroom = chat is not None and chat.id == services.moderator_chat_id
+    # In the moderators' chat everyone reads the newsroom's language; elsewhere, their own.
+    if in_newsroom or user is None:
+        t = services.newsroom_texts
+    else:
+        t = await services.texts_of(user.id, user.language_code)
     if update.callback_query is not None:
         await update.callback_query.answer(t.plain._("Only the newsroom's moderators can do that."))
     elif update.effective_message is not None:

@@ -29,6 +29,7 @@ from babel import Locale
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -198,6 +199,11 @@ class Texts:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return self.user(str(value))
         return Safe(str(value))
+
+    def decimal(self, value: float, digits: int = 1) -> Safe:
+        """A measured number with this language's decimal mark (``1,5`` in Spanish)."""
+        pattern = "0." + "0" * digits if digits > 0 else "0"
+        return Safe(format_decimal(value, format=pattern, locale=Locale.parse(self.code)))
 
     def user(self, text: str, *, isolate: bool = True) -> Safe:
         """Text typed by someone else: escaped, without bidi controls, isolated (unless it is

@@ -1,15 +1,18 @@
-"""The moderators' side: buttons on review cards, /queue, /claim, /verdict, /note, /undo, /stats.
+"""The moderators' decisions: buttons on review cards, /claim, /verdict, /note, /undo.
 
 Roles are checked by the gatekeeper before these run. Here the rules between moderators hold:
 a tip claimed by someone else is theirs to decide, a verdict in force is changed only by
 undoing it first, and only its author or an admin may undo it. Every change is audited.
+
+Every reply is in the newsroom's language. Words a moderator types back (verdict names, ticket
+codes, commands) are shown as they are typed, in every language.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
-from html import escape
+import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,7 +25,7 @@ from checks.verdicts import SubmissionStatus, Verdict
 from handlers.callbacks import REVIEW_PATTERN, parse_review_action
 from handlers.cards import review_card, verdict_notice
 from handlers.context import TiplineContext
-from handlers.i18n import supported_language, texts_for
+from handlers.i18n import Safe, Texts, supported_language, texts_for
 from handlers.services import Services
 from handlers.telegram_notifier import review_keyboard
 from handlers.tipflow import picture_views
@@ -30,9 +33,15 @@ from handlers.wording import moderator_label
 from storage.errors import Conflict
 from storage.tips import ReviewDraft, Role, Submission
 
-__all__ = ["HANDLERS", "apply_verdict"]
+__all__ = ["HANDLERS", "Reply", "apply_verdict"]
 
 log = logging.getLogger(__name__)
+
+#: A reply written once its reader's :class:`Texts` is known: a button's answer is plain text,
+#: the same reply in the chat is HTML.
+Reply = Callable[[Texts], str]
+#: The tags messages themselves carry (values in plain text are never HTML).
+_EMPHASIS = re.compile(r"</?(?:b|i|code)>")
 
 
 def _me(update: Update, services: Services) -> str:
@@ -50,24 +59,42 @@ async def _reply(update: Update, text: str) -> None:
         await update.effective_message.reply_text(text, disable_web_page_preview=True)
 
 
-async def _find(update: Update, context: TiplineContext) -> Submission | None:
+def _verdict_name(verdict: Verdict | str, t: Texts) -> Safe:
+    """A verdict as moderators type it (``misattributed``), in every language."""
+    return t.ltr(verdict.value if isinstance(verdict, Verdict) else verdict)
+
+
+def _verdict_names(t: Texts) -> Safe:
+    return Safe(", ".join(_verdict_name(v, t) for v in Verdict))
+
+
+async def _find(update: Update, context: TiplineContext, command: str) -> Submission | None:
+    t = context.services.newsroom_texts
     if not context.args:
-        await _reply(update, "Which tip? Give its ticket code, e.g. /claim K7QM-2XTD")
+        example = t.ltr(f"/{command} K7QM-2XTD")
+        await _reply(
+            update, t._("Which tip? Give its ticket code, e.g. {example}", example=example)
+        )
         return None
     submission = await context.services.storage.get_submission_by_ticket(context.args[0])
     if submission is None:
-        await _reply(update, f"No tip has the code {escape(context.args[0])}.")
+        await _reply(update, t._("No tip has the code {code}.", code=context.args[0]))
     return submission
 
 
-async def _claim(services: Services, submission: Submission, me: str) -> str:
+async def _claim(services: Services, submission: Submission, me: str) -> Reply:
     holder = await services.storage.claim(submission.id, me)
+    ticket = submission.ticket
     if holder != me:
-        return f"Tip {submission.ticket} is already claimed by {moderator_label(holder)}."
+        return lambda t: t._(
+            "Tip {ticket} is already claimed by {moderator}.",
+            ticket=t.ticket(ticket),
+            moderator=t.ltr(moderator_label(holder)),
+        )
     if submission.status is SubmissionStatus.NEW:
         await services.storage.set_status(submission.id, SubmissionStatus.IN_REVIEW)
-    await services.storage.audit(me, "review.claim", submission.ticket)
-    return f"You have claimed tip {submission.ticket}."
+    await services.storage.audit(me, "review.claim", ticket)
+    return lambda t: t._("You have claimed tip {ticket}.", ticket=t.ticket(ticket))
 
 
 async def apply_verdict(
@@ -79,36 +106,51 @@ async def apply_verdict(
     is_admin: bool = False,
     fact_check_url: str | None = None,
     note: str = "",
-) -> str:
+) -> Reply:
     """Record a verdict, teach the known-items database, tell the tipster; returns the reply."""
     services = context.services
+    ticket = submission.ticket
     if submission.claimed_by and submission.claimed_by != me and not is_admin:
-        return (
-            f"Tip {submission.ticket} is claimed by {moderator_label(submission.claimed_by)}; "
-            "only they (or an admin) can give its verdict."
+        holder = moderator_label(submission.claimed_by)
+        return lambda t: t._(
+            "Tip {ticket} is claimed by {moderator}; only they (or an admin) can give its verdict.",
+            ticket=t.ticket(ticket),
+            moderator=t.ltr(holder),
         )
     if submission.verdict is not None:
-        return (
-            f"Tip {submission.ticket} already has a verdict ({submission.verdict.value}). "
-            f"Use /undo {submission.ticket} first to change it."
+        given = submission.verdict
+        return lambda t: t._(
+            "Tip {ticket} already has a verdict ({verdict}). Use {command} first to change it.",
+            ticket=t.ticket(ticket),
+            verdict=_verdict_name(given, t),
+            command=t.ltr(f"/undo {ticket}"),
         )
     try:
         review = await services.storage.record_review(
             submission.id, ReviewDraft(verdict, me, note, fact_check_url)
         )
-    except Conflict as exc:
-        return f"Not recorded: {exc.message}"
+    except Conflict:
+        # Another verdict on this tip, or on the same picture, came at the same moment.
+        return lambda t: t._(
+            "Not recorded: another verdict on tip {ticket} or on the same picture came at the "
+            "same moment. Look at the tip again, then try again.",
+            ticket=t.ticket(ticket),
+        )
     await services.storage.audit(
         me,
         "review.verdict",
-        submission.ticket,
+        ticket,
         {"verdict": verdict.value, "known_items": list(review.known_item_ids)},
     )
-    log.info("tip %s: verdict %s", submission.ticket, verdict.value)
+    log.info("tip %s: verdict %s", ticket, verdict.value)
     await _notify_tipster(context, submission, verdict, fact_check_url, note)
-    return (
-        f"Tip {submission.ticket}: <b>{verdict.value}</b>. "
-        f"{len(review.known_item_ids)} known item(s) recorded; the next copy will match."
+    taught = len(review.known_item_ids)
+    return lambda t: t.ngettext(
+        "Tip {ticket}: <b>{verdict}</b>. {n} known item recorded; the next copy will match.",
+        "Tip {ticket}: <b>{verdict}</b>. {n} known items recorded; the next copy will match.",
+        taught,
+        ticket=t.ticket(ticket),
+        verdict=_verdict_name(verdict, t),
     )
 
 
@@ -171,12 +213,13 @@ async def on_button(update: Update, context: TiplineContext) -> None:
     query = update.callback_query
     assert query is not None
     services = context.services
+    t = services.newsroom_texts
     action = parse_review_action(query.data)
     submission = await services.storage.get_submission(action.submission_id) if action else None
     if action is None or submission is None:
         log.warning("refused a malformed or stale review button")
         await services.storage.audit(_me(update, services), "refused", "malformed button")
-        await query.answer("This button is no longer valid.")
+        await query.answer(t.plain._("This button is no longer valid."))
         return
     me = _me(update, services)
     if action.verdict is None:
@@ -184,46 +227,31 @@ async def on_button(update: Update, context: TiplineContext) -> None:
     else:
         admin = await _is_admin(update, services)
         reply = await apply_verdict(context, submission, action.verdict, me, is_admin=admin)
-    await query.answer(_plain(reply)[:190])
+    await query.answer(_without_tags(reply(t.plain))[:190])
     await _refresh_card(update, context, submission.id)
     if action.verdict is not None:
-        await context.bot.send_message(services.moderator_chat_id, reply)
+        await context.bot.send_message(services.moderator_chat_id, reply(t))
 
 
-def _plain(html_text: str) -> str:
-    return html_text.replace("<b>", "").replace("</b>", "")
+def _without_tags(text: str) -> str:
+    """A message's own emphasis, dropped where Telegram shows plain text (a button's answer)."""
+    return _EMPHASIS.sub("", text)
 
 
 async def on_stale_button(update: Update, context: TiplineContext) -> None:
     """Any other button: answer so the client stops waiting."""
     if update.callback_query is not None:
-        await update.callback_query.answer("This button is no longer valid.")
-
-
-async def on_queue(update: Update, context: TiplineContext) -> None:
-    """Tips waiting for a verdict, oldest first, with who claimed them."""
-    queue = await context.services.storage.review_queue(limit=20)
-    if not queue:
-        await _reply(update, "The queue is empty.")
-        return
-    now = datetime.now(UTC)
-    lines = [f"<b>Review queue</b> ({len(queue)} shown, oldest first)"]
-    for submission in queue:
-        age = int((now - submission.created_at).total_seconds() // 60)
-        lines.append(
-            f"<code>{submission.ticket}</code> · {submission.status.value} · {age} min · "
-            f"{len(submission.items)} picture(s) · {moderator_label(submission.claimed_by)}"
-        )
-    await _reply(update, "\n".join(lines))
+        t = context.services.newsroom_texts
+        await update.callback_query.answer(t.plain._("This button is no longer valid."))
 
 
 async def on_claim(update: Update, context: TiplineContext) -> None:
     """/claim CODE"""
-    submission = await _find(update, context)
+    submission = await _find(update, context, "claim")
     if submission is not None:
-        await _reply(
-            update, await _claim(context.services, submission, _me(update, context.services))
-        )
+        services = context.services
+        reply = await _claim(services, submission, _me(update, services))
+        await _reply(update, reply(services.newsroom_texts))
 
 
 def _is_url(text: str) -> bool:
@@ -233,16 +261,33 @@ def _is_url(text: str) -> bool:
 
 async def on_verdict(update: Update, context: TiplineContext) -> None:
     """/verdict CODE VERDICT [URL] [note]"""
+    services = context.services
+    t = services.newsroom_texts
     args = context.args or []
     if len(args) < 2:
-        await _reply(update, "Usage: /verdict CODE VERDICT [URL] [note]")
+        await _reply(
+            update,
+            "\n".join(
+                [
+                    t._("Usage: /verdict CODE VERDICT [URL] [note]"),
+                    t._("Verdicts: {verdicts}", verdicts=_verdict_names(t)),
+                ]
+            ),
+        )
         return
     try:
         verdict = Verdict.parse(args[1])
-    except InvalidInput as exc:
-        await _reply(update, escape(exc.message))
+    except InvalidInput:
+        await _reply(
+            update,
+            t._(
+                "{word} is not a verdict. Use one of: {verdicts}",
+                word=args[1],
+                verdicts=_verdict_names(t),
+            ),
+        )
         return
-    submission = await _find(update, context)
+    submission = await _find(update, context, "verdict")
     if submission is None:
         return
     rest = args[2:]
@@ -251,47 +296,52 @@ async def on_verdict(update: Update, context: TiplineContext) -> None:
         context,
         submission,
         verdict,
-        _me(update, context.services),
-        is_admin=await _is_admin(update, context.services),
+        _me(update, services),
+        is_admin=await _is_admin(update, services),
         fact_check_url=url,
         note=" ".join(rest),
     )
-    await _reply(update, reply)
+    await _reply(update, reply(t))
 
 
 async def on_note(update: Update, context: TiplineContext) -> None:
     """/note CODE text"""
-    submission = await _find(update, context)
+    submission = await _find(update, context, "note")
     if submission is None:
         return
+    services = context.services
+    t = services.newsroom_texts
     text = " ".join((context.args or [])[1:]).strip()
     if not text:
-        await _reply(update, "Usage: /note CODE text")
+        await _reply(update, t._("Usage: /note CODE text"))
         return
-    services = context.services
     await services.storage.set_note(submission.id, text[:2000])
     await services.storage.audit(_me(update, services), "review.note", submission.ticket)
-    await _reply(update, f"Note saved on tip {submission.ticket}.")
+    await _reply(update, t._("Note saved on tip {ticket}.", ticket=t.ticket(submission.ticket)))
 
 
 async def on_undo(update: Update, context: TiplineContext) -> None:
     """/undo CODE: revert the verdict in force (its author or an admin)."""
-    submission = await _find(update, context)
+    submission = await _find(update, context, "undo")
     if submission is None:
         return
     services = context.services
+    t = services.newsroom_texts
+    ticket = t.ticket(submission.ticket)
     me = _me(update, services)
     reviews = await services.storage.reviews_of(submission.id)
     current = next((r for r in reviews if r.reverted_at is None), None)
     if current is None:
-        await _reply(update, f"Tip {submission.ticket} has no verdict to undo.")
+        await _reply(update, t._("Tip {ticket} has no verdict to undo.", ticket=ticket))
         return
     if current.moderator != me and not await _is_admin(update, services):
-        await _reply(update, "Only the moderator who gave this verdict, or an admin, can undo it.")
+        await _reply(
+            update, t._("Only the moderator who gave this verdict, or an admin, can undo it.")
+        )
         return
     undone = await services.storage.undo_last_review(submission.id)
     if undone is None:
-        await _reply(update, f"Tip {submission.ticket} has no verdict to undo.")
+        await _reply(update, t._("Tip {ticket} has no verdict to undo.", ticket=ticket))
         return
     await services.storage.audit(
         me,
@@ -303,48 +353,38 @@ async def on_undo(update: Update, context: TiplineContext) -> None:
             "kept": list(undone.kept_item_ids),
         },
     )
-    text = f"Verdict {undone.verdict.value} on tip {submission.ticket} undone; back in review."
-    if undone.kept_item_ids:
-        ids = ", ".join(f"#{i}" for i in undone.kept_item_ids)
-        text += (
-            f" Known item {ids} was changed after this verdict (by an import or an edit), so it"
-            " keeps its current verdict."
-            if len(undone.kept_item_ids) == 1
-            else f" Known items {ids} were changed after this verdict (by an import or an"
-            " edit), so they keep their current verdicts."
+    lines = [
+        t._(
+            "Verdict {verdict} on tip {ticket} undone; the tip is back in review.",
+            verdict=_verdict_name(undone.verdict, t),
+            ticket=ticket,
         )
-    await _reply(update, text)
-
-
-async def on_stats(update: Update, context: TiplineContext) -> None:
-    """Queue size, known items, today's tips and matches, median time to the first card."""
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    stats = await context.services.storage.stats(since=midnight)
-    median = (
-        f"{stats.median_seconds_to_card:.1f} s" if stats.median_seconds_to_card is not None else "—"
-    )
-    await _reply(
-        update,
-        "\n".join(
-            [
-                "<b>Tipline today</b>",
-                f"Queue: {stats.queue}",
-                f"Known items: {stats.known_items}",
-                f"Tips today: {stats.submissions_today}",
-                f"Matched today: {stats.matches_today}",
-                f"Median time to first verdict card: {median}",
-            ]
-        ),
-    )
+    ]
+    kept = undone.kept_item_ids
+    if kept:
+        ids = t.ltr(", ".join(f"#{i}" for i in kept))
+        # Two messages, not plural forms: the subject is a list, whatever its length.
+        lines.append(
+            t._(
+                "Known item {ids} was changed after this verdict (by an import or an edit), "
+                "so it keeps its current verdict.",
+                ids=ids,
+            )
+            if len(kept) == 1
+            else t._(
+                "Known items {ids} were changed after this verdict (by an import or an edit), "
+                "so they keep their current verdicts.",
+                ids=ids,
+            )
+        )
+    await _reply(update, " ".join(lines))
 
 
 HANDLERS: list[BaseHandler[Update, TiplineContext, Any]] = [
     CallbackQueryHandler(on_button, pattern=REVIEW_PATTERN),
     CallbackQueryHandler(on_stale_button),
-    CommandHandler("queue", on_queue),
     CommandHandler("claim", on_claim),
     CommandHandler("verdict", on_verdict),
     CommandHandler("note", on_note),
     CommandHandler("undo", on_undo),
-    CommandHandler("stats", on_stats),
 ]

@@ -29,7 +29,15 @@ class Analyser(Protocol):
 
     async def strip(self, data: bytes) -> bytes: ...
 
-    async def side_by_side(self, submitted: bytes, known: bytes, caption: str) -> bytes: ...
+    async def side_by_side(
+        self,
+        submitted: bytes,
+        known: bytes,
+        caption: str,
+        region: tuple[float, float, float, float] | None = None,
+    ) -> bytes:
+        """Both pictures side by side; ``region`` (left, top, right, bottom as fractions) is
+        outlined on the submitted one, where the known picture sits in it."""
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """What a tipster can ask: /start, /help, /privacy, /status, /forget and /language.
 
-Every reply is in the tipster's language (see :meth:`handlers.services.Services.language_of`).
+Every reply is in the tipster's language (see :meth:`handlers.services.Services.language_of`),
+except /status asked in the moderators' chat, which is answered in the newsroom's.
 """
 
 from __future__ import annotations
@@ -149,7 +150,11 @@ async def on_status(update: Update, context: TiplineContext) -> None:
     assert message is not None and user is not None
     services = context.services
     me = services.identities.pseudonym(user.id)
-    t = await _texts(update, context)
+    chat = update.effective_chat
+    if chat is not None and chat.id == services.moderator_chat_id:
+        t = services.newsroom_texts  # asked in the moderators' chat: the newsroom's language
+    else:
+        t = await _texts(update, context)
     if context.args:
         submission = await services.storage.get_submission_by_ticket(context.args[0])
         allowed = submission is not None and (

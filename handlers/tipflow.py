@@ -282,7 +282,8 @@ class TipFlow:
                 continue
             # Drawn into the picture, whose font has Latin letters only: kept in English.
             drawn = f"{best.signal.upper()} distance {best.distance} - {CLOSENESS[best.kind]}"
-            picture = await self.analyser.side_by_side(submitted, known, drawn)
+            # The outline shows where the known picture sits in a framed or captioned copy.
+            picture = await self.analyser.side_by_side(submitted, known, drawn, best.region)
             t = texts_for(supported_language(self.language))
             caption = t._(
                 "Tip {ticket}, picture {position}, beside known item #{number}",

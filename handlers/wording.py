@@ -11,10 +11,13 @@ from __future__ import annotations
 from checks.matching import Confidence, Match, MatchKind
 from checks.verdicts import SubmissionStatus, Verdict
 from handlers.i18n import N_
+from storage.tips import Role
 
 __all__ = [
     "CLOSENESS",
     "ERROR_REASONS",
+    "QUEUE_STATUS_WORDS",
+    "ROLE_WORDS",
     "STATUS_WORDS",
     "VERDICT_WORDS",
     "error_reason",
@@ -49,6 +52,20 @@ STATUS_WORDS = {
     SubmissionStatus.MATCHED: N_("matched a known picture"),
     SubmissionStatus.REVIEWED: N_("reviewed"),
     SubmissionStatus.FAILED: N_("could not be checked"),
+}
+#: A tip's status as moderators read it in /queue: where it stands in their work.
+QUEUE_STATUS_WORDS = {
+    SubmissionStatus.RECEIVED: N_("being checked"),
+    SubmissionStatus.NEW: N_("waiting"),
+    SubmissionStatus.IN_REVIEW: N_("in review"),
+    SubmissionStatus.MATCHED: N_("matched"),
+    SubmissionStatus.REVIEWED: N_("reviewed"),
+    SubmissionStatus.FAILED: N_("could not be checked"),
+}
+#: A role as /mods lists it.
+ROLE_WORDS = {
+    Role.MODERATOR: N_("moderator"),
+    Role.ADMIN: N_("admin"),
 }
 #: Why a picture could not be checked, by error code (the exception's own message is English
 #: and technical; these are what a tipster reads).

@@ -20,6 +20,7 @@ from handlers.cards import (
     tipster_card,
     verdict_notice,
 )
+from handlers.i18n import texts_for
 from tests.fakebotapi import parse_html
 
 EVIL = '<script>alert("x")</script> & <b>bold</b> <a href="javascript:x">'
@@ -29,6 +30,7 @@ def match(
     kind: MatchKind = MatchKind.NEAR,
     verdict: Verdict = Verdict.MISATTRIBUTED,
     signal: str = "pdq",
+    region: tuple[float, float, float, float] | None = None,
 ) -> Match:
     return Match(
         item_id=7,
@@ -40,6 +42,7 @@ def match(
         fact_check_url='https://example.org/fc?a=1&b="2"',
         original_date="2011-03-11",
         original_place=EVIL,
+        region=region,
     )
 
 
@@ -98,6 +101,24 @@ def test_headlines() -> None:
 def test_a_certain_match_heads_an_album_with_a_similar_one() -> None:
     album = [assessed(1, matches=(match(signal="phash"),)), assessed(2, matches=(match(),))]
     assert "Known and debunked" in tipster_card("K7QM-2XTD", album)
+
+
+def test_a_framed_match_says_where_the_known_picture_sits() -> None:
+    framed = match(MatchKind.FRAMED, region=(0.1666, 0.155, 0.8334, 0.8449))
+    picture = assessed(1, matches=(framed,))
+    text, _ = parse_html(review_card("K7QM-2XTD", [picture]))
+    assert "the known picture inside borders" in text
+    assert "the known picture is the part across 17–83%, down 16–84%" in text
+    spanish, _ = parse_html(review_card("K7QM-2XTD", [picture], t=texts_for("es")))
+    assert "del 17 al 83 % a lo ancho y del 16 al 84 % a lo alto" in spanish
+    # A whole-picture match has no part to point at.
+    whole, _ = parse_html(review_card("K7QM-2XTD", [assessed(1, matches=(match(),))]))
+    assert "Where:" not in whole
+
+
+def test_the_tipster_reads_how_a_framed_copy_was_recognised() -> None:
+    card = tipster_card("K7QM-2XTD", [assessed(1, matches=(match(MatchKind.FRAMED),))])
+    assert "How we recognised it:</b> the known picture inside borders" in card
 
 
 def test_gps_warning_comes_first() -> None:

@@ -214,6 +214,10 @@ def _every_finding() -> tuple[Finding, ...]:
     return tuple(Finding(code, Severity.WARNING, p) for code, p in params.items())
 
 
+#: Kinds whose known picture fills only part of the submitted one.
+_PARTS = {MatchKind.FRAMED, MatchKind.CAPTIONED, MatchKind.SCREENSHOT}
+
+
 def _match(kind: MatchKind) -> Match:
     return Match(
         item_id=123456789,
@@ -225,6 +229,7 @@ def _match(kind: MatchKind) -> Match:
         fact_check_url=URL,
         original_date=LONG[:100],
         original_place=LONG,
+        region=(0.001, 0.125, 0.999, 1.0) if kind in _PARTS else None,
     )
 
 
@@ -238,7 +243,8 @@ def _longest_album() -> list[PictureView]:
         file_size=20_000_000,
         metadata={"make": LONG[:300], "model": LONG[:300]},
         findings=_every_finding(),
-        matches=tuple(_match(kind) for kind in MatchKind),
+        # Part-picture matches first: the review card shows three, each with where it sits.
+        matches=tuple(_match(kind) for kind in sorted(MatchKind, key=lambda k: k not in _PARTS)),
     )
     pictures = [PictureView(i, assessment) for i in range(1, 10)]
     return [*pictures, PictureView(10, error={"code": "link_timeout", "message": LONG})]

@@ -16,10 +16,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bot import workers
+from checks.compare_image import side_by_side
 from checks.report import analyse
 from checks.verdicts import SubmissionStatus, Verdict
 from handlers.tipflow import TipProcessingFailed
 from storage import KnownItemDraft
+from storage.tips import ReviewDraft
 from tests.tipdesk import LEASE, Broken, Desk, FakeNotifier, FaultyStorage, open_desk
 
 
@@ -179,3 +182,40 @@ def test_the_flow_knows_nothing_of_telegram() -> None:
     probe = "import sys, handlers.tipflow; print('telegram' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def framed(data: bytes, border: int = 120) -> bytes:
+    """The picture inside flat black borders, as a repost often shows it."""
+    inner = Image.open(io.BytesIO(data))
+    canvas = Image.new("RGB", (inner.width + 2 * border, inner.height + 2 * border))
+    canvas.paste(inner, (border, border))
+    out = io.BytesIO()
+    canvas.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+async def test_a_framed_copy_is_shown_where_the_known_picture_sits(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outlined: list[object] = []
+
+    def spy(*args: object, **kwargs: object) -> bytes:
+        outlined.append(kwargs.get("region"))
+        return side_by_side(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workers, "side_by_side", spy)
+    original = photo(9)
+    desk.notifier.files |= {"original": original, "framed": framed(original)}
+    first = await desk.tip("original")
+    await desk.process(first)
+    # The moderators' verdict makes the picture (and its file) a known item.
+    await desk.storage.record_review(first, ReviewDraft(Verdict.MISATTRIBUTED, "mod"))
+    second = await desk.tip("framed")
+    await desk.process(second)
+    review = desk.notifier.review_cards[-1]
+    assert "the known picture inside borders" in review
+    # 120 px of border on each side of 640 x 480: the picture spans 14–86% and 17–83%.
+    assert "the known picture is the part across 14–86%, down 17–83%" in review
+    assert any("beside known item" in caption for caption in desk.notifier.pictures)
+    (region,) = outlined
+    assert region == pytest.approx((120 / 880, 120 / 720, 760 / 880, 600 / 720), abs=0.01)

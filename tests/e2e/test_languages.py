@@ -113,3 +113,37 @@ async def test_a_spanish_newsroom_reviews_in_spanish(world: World) -> None:
     assert "Idioma de la fuente: coreano (한국어)" in text and "Asignado a" in text
     buttons = [b["text"] for row in review["reply_markup"]["inline_keyboard"] for b in row]
     assert any("Auténtica" in b for b in buttons)
+
+
+async def test_spanish_moderators_get_their_replies_in_spanish(world: World) -> None:
+    settings = world.settings.model_copy(update={"language": "es"})
+    mods, mina = world.mods, world.moderator
+    async with running_bot(world, settings=settings):
+        world.tipster.send_photo(picture(75))
+        ack = text_of(await world.api.wait_for_message(world.tipster, "Received"))
+        found = TICKET.search(ack)
+        assert found is not None
+        ticket = found.group(0)
+        review = await world.api.wait_for_message(
+            mods, lambda m: "reply_markup" in m and ticket in text_of(m), timeout=15
+        )
+
+        mina.send_command("queue", chat=mods)
+        queue = text_of(await world.api.wait_for_message(mods, "Cola de revisión"))
+        claim = world.moderator.press(review, "Asignarme")
+        claimed = (await world.api.wait_for_callback_answer(claim)).get("text", "")
+
+        mina.send_command("verdict", ticket, "misattributed", chat=mods)
+        done = text_of(await world.api.wait_for_message(mods, "Se registró"))
+        mina.send_command("verdict", ticket, "misatributed", chat=mods)  # a typo
+        typo = text_of(await world.api.wait_for_message(mods, "no es un veredicto"))
+        mina.send_command("stats", chat=mods)
+        stats = text_of(await world.api.wait_for_message(mods, "Tipline hoy"))
+    assert "1 aviso en espera" in queue and ticket in queue and "en espera · hace" in queue
+    assert claimed == f"Te has asignado el aviso {ticket}."
+    # The verdict keeps the word moderators type; the sentence around it is Spanish.
+    assert done == f"Aviso {ticket}: misattributed. Se registró 1 imagen conocida; " + (
+        "la próxima copia se reconocerá."
+    )
+    assert "misattributed, edited" in typo  # the words to type, as they are typed
+    assert "En cola: 0" in stats and "Imágenes conocidas: 1" in stats

@@ -28,8 +28,14 @@ class SlowAnalyser:
     async def strip(self, data: bytes) -> bytes:
         return await self._inner.strip(data)
 
-    async def side_by_side(self, submitted: bytes, known: bytes, caption: str) -> bytes:
-        return await self._inner.side_by_side(submitted, known, caption)
+    async def side_by_side(
+        self,
+        submitted: bytes,
+        known: bytes,
+        caption: str,
+        region: tuple[float, float, float, float] | None = None,
+    ) -> bytes:
+        return await self._inner.side_by_side(submitted, known, caption, region)
 
 
 async def test_a_slow_tip_keeps_its_lease_until_it_is_answered(
