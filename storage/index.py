@@ -8,73 +8,26 @@ form a tail that is scanned by brute force until it is big enough to be worth a 
 updated or removed item's old slot is marked dead and dropped at the next rebuild.
 
 Memory decides the layout at 10 million items as much as speed: the SHA-256 digest is not
-kept, only a keyed 64-bit digest of it (:func:`sha_keys`) and, for the main slots, an int32
-order sorting them. A random per-process key means nobody can make two files whose keys
-collide without first learning it (a plain 64-bit prefix collides after ~2^32 tries, enough to
-pass one file off as an exact copy of another); by chance, a query meets a false exact hit
-with odds of about n / 2^64.
+kept, only a keyed 64-bit digest of it (:mod:`storage.index_keys`) and, for the main slots, an
+int32 order sorting them.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from checks.matching import Candidate
-from checks.signals import Fingerprint, HashKind, Pdq, Phash, Sha256
-from storage.fingerprint_batch import BATCH_FIELDS, NO_QUALITY, FingerprintBatch, hex_words
-from storage.mih import MultiIndex, distances, hamming_rows
+from checks.signals import Fingerprint, Pdq, Phash
+from storage.fingerprint_batch import BATCH_FIELDS, FingerprintBatch
+from storage.index_keys import sha_keys
+from storage.index_search import IndexSearch
+from storage.mih import MultiIndex
 
 __all__ = ["FingerprintBatch", "NearDuplicateIndex", "sha_keys"]  # batch re-exported for callers
 
 #: The index's columns: a batch's, with the SHA-256 words replaced by their keyed digest.
 _FIELDS = tuple("sha_key" if name == "sha256" else name for name in BATCH_FIELDS)
-#: Odd multipliers and a start value for :func:`sha_keys`, fresh in every process.
-_SHA_SECRET = np.frombuffer(secrets.token_bytes(40), dtype=np.uint64) | np.uint64(1)
-
-
-def _mix(values: np.ndarray) -> np.ndarray:
-    """A bijective 64-bit finaliser (MurmurHash3's fmix64), in place."""
-    values ^= values >> np.uint64(33)
-    values *= np.uint64(0xFF51AFD7ED558CCD)
-    values ^= values >> np.uint64(33)
-    values *= np.uint64(0xC4CEB9FE1A85EC53)
-    values ^= values >> np.uint64(33)
-    return values
-
-
-def sha_keys(words: np.ndarray) -> np.ndarray:
-    """A keyed 64-bit digest of each SHA-256 (n, 4) uint64 row: equal digests, equal keys.
-
-    Each word is folded in through a secret multiply and a bijective mix, so without the
-    secret a collision cannot be searched for offline.
-    """
-    keys = np.full(len(words), _SHA_SECRET[4], dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for column in range(4):
-            keys ^= words[:, column]
-            keys *= _SHA_SECRET[column]
-            _mix(keys)
-    return keys
-
-
-_MASK64 = (1 << 64) - 1
-
-
-def _sha_key(words: np.ndarray) -> int:
-    """:func:`sha_keys` of one row, in plain integers (a dozen numpy calls cost ~0.1 ms)."""
-    key = int(_SHA_SECRET[4])
-    for column in range(4):
-        key = ((key ^ int(words[column])) * int(_SHA_SECRET[column])) & _MASK64
-        key ^= key >> 33
-        key = (key * 0xFF51AFD7ED558CCD) & _MASK64
-        key ^= key >> 33
-        key = (key * 0xC4CEB9FE1A85EC53) & _MASK64
-        key ^= key >> 33
-    return key
 
 
 def _columns(batch: FingerprintBatch) -> dict[str, np.ndarray]:
@@ -85,30 +38,7 @@ def _columns(batch: FingerprintBatch) -> dict[str, np.ndarray]:
     return {name: keys if name == "sha_key" else columns[name] for name in _FIELDS}
 
 
-@dataclass(frozen=True, slots=True)
-class _Query:
-    """A query fingerprint's hashes as words (None where the query lacks them)."""
-
-    sha256: int | None  # its key (:func:`sha_keys`)
-    pdq: np.ndarray | None
-    pdq_mirrored: np.ndarray | None
-    phash: np.ndarray | None
-
-    @classmethod
-    def parse(cls, fp: Fingerprint) -> _Query:
-        def words(value: str | None, kind: type[HashKind]) -> np.ndarray | None:
-            return None if value is None else hex_words([kind.validate(value)], kind)[0][0]
-
-        sha = words(fp.sha256, Sha256)
-        return cls(
-            sha256=None if sha is None else _sha_key(sha),
-            pdq=words(fp.pdq, Pdq),
-            pdq_mirrored=words(fp.pdq_mirrored, Pdq),
-            phash=words(fp.phash, Phash),
-        )
-
-
-class NearDuplicateIndex:
+class NearDuplicateIndex(IndexSearch):
     """Known items' hashes in memory; :meth:`candidates` finds those near a query.
 
     Not thread-safe: use it from one event loop. A rebuild (when the tail of recent additions
@@ -336,179 +266,6 @@ class NearDuplicateIndex:
             self.rebuild()
 
     # -- querying ---------------------------------------------------------------------------
-
-    def candidates(self, query: Fingerprint) -> list[Candidate]:
-        """Items that are an exact SHA-256 hit or within a threshold on PDQ, mirrored PDQ or pHash.
-
-        An item near both the query and its mirror appears twice (``mirrored`` False and True);
-        the caller keeps the better. A mirrored candidate has no pHash distance: the query's
-        pHash is of the unmirrored picture.
-        """
-        return self._candidates(_Query.parse(query), brute_force=False)
-
-    def candidates_brute_force(self, query: Fingerprint) -> list[Candidate]:
-        """Same answer as :meth:`candidates` by comparing every item: the reference for tests."""
-        return self._candidates(_Query.parse(query), brute_force=True)
-
-    def _candidates(self, q: _Query, *, brute_force: bool) -> list[Candidate]:
-        exact = None if q.sha256 is None else self._find_exact(q.sha256, brute_force)
-        direct = [np.array([] if exact is None else [exact], dtype=np.int64)]
-        pdq_queries = [w for w in (q.pdq, q.pdq_mirrored) if w is not None]
-        pdq_found = self._near("pdq", np.array(pdq_queries, dtype=np.uint64), brute_force)
-        if q.pdq is not None:
-            direct.append(pdq_found[0][0])
-        if q.phash is not None:
-            direct.append(self._near("phash", q.phash.reshape(1, 1), brute_force)[0][0])
-        found = self._describe(np.unique(np.concatenate(direct)), q, mirrored=False, exact=exact)
-        if q.pdq_mirrored is not None:
-            found += self._describe(pdq_found[-1][0], q, mirrored=True, exact=None)
-        return found
-
-    def near_pdq(self, words: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """For each PDQ hash in ``words`` (k, 4) uint64: the ids of the items within the PDQ
-        threshold, and their distances (both sorted by slot).
-
-        One pass for all k: a picture's dihedral transforms and reframings are looked up
-        together, so the fixed cost of a look-up is paid once.
-        """
-        words = np.asarray(words, dtype=np.uint64).reshape(-1, 4)
-        ids = self._cols["ids"]
-        return [(ids[slots], found) for slots, found in self._near("pdq", words, False)]
-
-    def pdq_candidates(self, hashes: Sequence[str]) -> list[list[Candidate]]:
-        """For each PDQ hash (a query's views: its turns, flips and framed parts), the items
-        within the PDQ threshold, looked up in one pass. They carry no pHash distance and are
-        never exact: a view is compared by PDQ alone."""
-        if not hashes:
-            return []
-        words = hex_words([Pdq.validate(h) for h in hashes], Pdq)[0]
-        qualities = self._cols["pdq_quality"]
-        ids = self._cols["ids"]
-        found = []
-        for slots, dists in self._near("pdq", words, False):
-            found.append(
-                [
-                    Candidate(
-                        item_id=item_id,
-                        exact=False,
-                        mirrored=False,
-                        pdq_distance=distance,
-                        phash_distance=None,
-                        item_pdq_quality=None if quality == NO_QUALITY else quality,
-                    )
-                    for item_id, distance, quality in zip(
-                        ids[slots].tolist(),
-                        dists.tolist(),
-                        qualities[slots].tolist(),
-                        strict=True,
-                    )
-                ]
-            )
-        return found
-
-    def _near(
-        self, name: str, queries: np.ndarray, brute_force: bool
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """For each query row: live slots whose ``name`` hash is within the threshold (sorted,
-        unique) and their distances."""
-        k = len(queries)
-        if not k:
-            return []
-        words, has = self._cols[name], self._cols[f"has_{name}"]
-        threshold = self.pdq_threshold if name == "pdq" else self.phash_threshold
-        table = self._pdq_table if name == "pdq" else self._phash_table
-        owners, slots, dists = [], [], []
-        scan_from = 0 if brute_force else self._built  # no table means no main slot has it
-        if table is not None and not brute_force:
-            owner, slot = table.probe_many(queries)
-            d = distances(np.take(words, slot, axis=0), np.take(queries, owner, axis=0))
-            close = d <= threshold
-            owner, slot, d = owner[close], slot[close], d[close]
-            alive = np.take(self._alive, slot)
-            owners.append(owner[alive])
-            slots.append(slot[alive])
-            dists.append(d[alive])
-        if scan_from < self._n:
-            scan = slice(scan_from, self._n)
-            usable = has[scan] & self._alive[scan]
-            for row in range(k):
-                d = hamming_rows(words[scan], queries[row])
-                hit = np.flatnonzero((d <= threshold) & usable)
-                owners.append(np.full(len(hit), row, dtype=np.intp))
-                slots.append(hit + scan_from)
-                dists.append(d[hit])
-        owner, slot, d = (
-            np.concatenate(a) if a else np.zeros(0, dtype=np.int64) for a in (owners, slots, dists)
-        )
-        # A neighbour close in several chunks is found several times: keep one of each.
-        key = owner.astype(np.int64) * (self._n + 1) + slot
-        order = np.argsort(key, kind="stable")
-        key, slot, d = key[order], slot[order], d[order]
-        first = np.ones(len(key), dtype=bool)
-        first[1:] = key[1:] != key[:-1]
-        key, slot, d = key[first], slot[first], d[first]
-        bounds = np.searchsorted(key // (self._n + 1), np.arange(k + 1))
-        return [
-            (slot[bounds[i] : bounds[i + 1]].astype(np.int64), d[bounds[i] : bounds[i + 1]])
-            for i in range(k)
-        ]
-
-    def _find_exact(self, key: int, brute_force: bool) -> int | None:
-        """The live slot whose SHA-256 key is ``key``, if any (natural keys make it unique)."""
-        keys, has = self._cols["sha_key"], self._cols["has_sha256"]
-        scan_from = 0
-        if not brute_force:
-            # A bisection by hand: searchsorted(sorter=) copies an int32 sorter to intp per call.
-            order, lo, hi = self._sha_order, 0, len(self._sha_order)
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if int(keys[order[mid]]) < key:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            while lo < len(order) and int(keys[order[lo]]) == key:
-                slot = int(order[lo])
-                if self._alive[slot] and has[slot]:
-                    return slot
-                lo += 1
-            scan_from = self._built
-        scan = slice(scan_from, self._n)
-        hits = np.flatnonzero((keys[scan] == np.uint64(key)) & has[scan] & self._alive[scan])
-        return int(hits[0]) + scan_from if len(hits) else None
-
-    def _describe(
-        self, slots: np.ndarray, q: _Query, *, mirrored: bool, exact: int | None
-    ) -> list[Candidate]:
-        if not len(slots):
-            return []
-        pdq_query = q.pdq_mirrored if mirrored else q.pdq
-        pdq_distances = self._distances("pdq", slots, pdq_query)
-        phash_distances = self._distances("phash", slots, None if mirrored else q.phash)
-        ids = self._cols["ids"][slots].tolist()
-        qualities = self._cols["pdq_quality"][slots].tolist()
-        return [
-            Candidate(
-                item_id=item_id,
-                exact=slot == exact,
-                mirrored=mirrored,
-                pdq_distance=pdq_d,
-                phash_distance=phash_d,
-                item_pdq_quality=None if quality == NO_QUALITY else quality,
-            )
-            for slot, item_id, pdq_d, phash_d, quality in zip(
-                slots.tolist(), ids, pdq_distances, phash_distances, qualities, strict=True
-            )
-        ]
-
-    def _distances(
-        self, name: str, slots: np.ndarray, query: np.ndarray | None
-    ) -> list[int | None]:
-        """Distance from each slot's ``name`` hash to ``query``; None where either lacks it."""
-        if query is None:
-            return [None] * len(slots)
-        found = hamming_rows(np.take(self._cols[name], slots, axis=0), query).tolist()
-        present = self._cols[f"has_{name}"][slots].tolist()
-        return [d if ok else None for d, ok in zip(found, present, strict=True)]
 
     @property
     def nbytes(self) -> int:

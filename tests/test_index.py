@@ -9,7 +9,8 @@ import pytest
 
 from checks.errors import InvalidHash
 from checks.signals import Fingerprint, Pdq, Phash
-from storage.index import FingerprintBatch, NearDuplicateIndex, _sha_key, sha_keys
+from storage.index import FingerprintBatch, NearDuplicateIndex
+from storage.index_keys import sha_key, sha_keys
 from storage.mih import MultiIndex, chunk_bits_for, hamming_rows
 
 
@@ -296,7 +297,7 @@ def test_sha256_keys_are_keyed_digests_of_the_whole_hash() -> None:
     rng = np.random.default_rng(12)
     words = rng.integers(0, 2**63, size=(500, 4), dtype=np.uint64)
     keys = sha_keys(words)
-    assert [_sha_key(w) for w in words] == keys.tolist()
+    assert [sha_key(w) for w in words] == keys.tolist()
     assert len(set(keys.tolist())) == 500
     changed = words.copy()
     changed[:, 3] ^= np.uint64(1)  # the last bit counts too
