@@ -21,7 +21,7 @@ from handlers import admin, gatekeeper, intake, overview, review, status
 from handlers.context import SERVICES_KEY, TiplineContext
 from handlers.errors import on_error
 from handlers.i18n import LANGUAGES, texts_for
-from handlers.services import Analyser, Services
+from handlers.services import Analyser, FairUse, Services
 from storage import open_storage
 from storage.identities import IdentityProtector
 from storage.media import MediaStore, sweep_unreferenced
@@ -73,6 +73,11 @@ def build_application(
             instance=settings.instance_name,
             lease_seconds=settings.lease_seconds,
             language=settings.language,
+            fair_use=FairUse(
+                pictures=settings.source_pictures,
+                window=timedelta(minutes=settings.source_window_minutes),
+                pending=settings.source_pending,
+            ),
         )
         app.bot_data[SERVICES_KEY] = services
         await _set_commands(app, settings)
@@ -118,7 +123,9 @@ def build_application(
         builder = builder.base_url(settings.bot_base_url).base_file_url(settings.bot_file_url)
     app: TiplineApp = builder.build()
 
-    # Order matters: the gatekeeper's group runs before every other handler.
+    # Order matters: strangers' chats are left first, then the gatekeeper checks roles, before
+    # every other handler.
+    app.add_handlers(gatekeeper.STRANGERS, group=gatekeeper.STRANGERS_GROUP)
     app.add_handlers(gatekeeper.HANDLERS, group=gatekeeper.GATEKEEPER_GROUP)
     for module in (status, admin, overview, review, intake):
         app.add_handlers(module.HANDLERS)

@@ -69,6 +69,15 @@ class BotSettings(StorageSettings):
     maintenance_seconds: float = Field(
         default=30.0, gt=0, le=3600, validation_alias="TIPLINE_MAINTENANCE_SECONDS"
     )
+    source_pictures: int = Field(
+        default=30, ge=0, le=10_000, validation_alias="TIPLINE_SOURCE_PICTURES"
+    )
+    source_window_minutes: float = Field(
+        default=10.0, gt=0, le=7 * 24 * 60, validation_alias="TIPLINE_SOURCE_WINDOW_MINUTES"
+    )
+    source_pending: int = Field(
+        default=20, ge=0, le=10_000, validation_alias="TIPLINE_SOURCE_PENDING"
+    )
     webhook_url: str | None = Field(default=None, validation_alias="TIPLINE_WEBHOOK_URL")
     webhook_secret: SecretStr | None = Field(
         default=None, validation_alias="TIPLINE_WEBHOOK_SECRET"

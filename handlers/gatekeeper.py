@@ -1,4 +1,5 @@
-"""The one place roles are checked, before any moderator or admin handler runs.
+"""The one place roles are checked, before any moderator or admin handler runs; and before
+that, the one place the bot leaves chats that are not its own.
 
 It sits in a negative handler group (order matters: it must run first) and stops handling with
 ``ApplicationHandlerStop`` when the caller lacks the role, so no handler needs its own check and
@@ -10,19 +11,37 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import Update
-from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram import ChatMember, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    TypeHandler,
+)
 
 from handlers.callbacks import REVIEW_PATTERN
 from handlers.context import TiplineContext
 from handlers.i18n import N_
 from storage.tips import Role
 
-__all__ = ["ADMIN_COMMANDS", "GATEKEEPER_GROUP", "HANDLERS", "MODERATOR_COMMANDS"]
+__all__ = [
+    "ADMIN_COMMANDS",
+    "GATEKEEPER_GROUP",
+    "HANDLERS",
+    "MODERATOR_COMMANDS",
+    "STRANGERS",
+    "STRANGERS_GROUP",
+]
 
 log = logging.getLogger(__name__)
 
 GATEKEEPER_GROUP = -1
+#: Runs before the gatekeeper: nothing from a chat that is not ours goes further.
+STRANGERS_GROUP = -2
+_GONE = (ChatMember.LEFT, ChatMember.BANNED)
 #: The moderators' command menu; descriptions are translated into the newsroom's language.
 MODERATOR_COMMANDS = (
     ("queue", N_("Tips waiting for a verdict, oldest first")),
@@ -84,3 +103,29 @@ HANDLERS: list[BaseHandler[Update, TiplineContext, Any]] = [
     CommandHandler([n for n, _ in MODERATOR_COMMANDS + ADMIN_COMMANDS], gate_command),
     CallbackQueryHandler(gate_button, pattern=REVIEW_PATTERN),
 ]
+
+
+async def leave_strangers(update: Update, context: TiplineContext) -> None:
+    """Leave any group or channel other than the moderators' chat, saying nothing.
+
+    Someone may add the bot to a public group: tips come in private chats only, and the
+    moderators' commands and cards belong in their chat alone (a moderator's /queue in another
+    group would show tips to strangers). Nothing from such a chat is handled or recorded.
+    """
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return
+    if chat.id == context.services.moderator_chat_id:
+        return
+    change = update.my_chat_member
+    still_in = change is None or change.new_chat_member.status not in _GONE
+    if still_in:
+        log.warning("left a %s that is not the moderators' chat", chat.type)
+        try:
+            await context.bot.leave_chat(chat.id)
+        except TelegramError as exc:  # already gone, or never quite there: nothing to leave
+            log.info("could not leave a %s: %s", chat.type, exc.message)
+    raise ApplicationHandlerStop
+
+
+STRANGERS: list[BaseHandler[Update, TiplineContext, Any]] = [TypeHandler(Update, leave_strangers)]

@@ -20,12 +20,14 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from gettext import GNUTranslations, NullTranslations
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from babel import Locale
+from babel.dates import format_timedelta
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -204,6 +206,18 @@ class Texts:
         """A measured number with this language's decimal mark (``1,5`` in Spanish)."""
         pattern = "0." + "0" * digits if digits > 0 else "0"
         return Safe(format_decimal(value, format=pattern, locale=Locale.parse(self.code)))
+
+    def duration(self, span: timedelta, *, ahead: bool = False) -> Safe:
+        """A span of time in whole minutes or more, in this language's words (``10 minutes``);
+        ``ahead``: from now (``in 7 minutes``), so no number needs a plural form of ours."""
+        words = format_timedelta(
+            max(span, timedelta(minutes=1)),
+            granularity="minute",
+            threshold=1.0,
+            add_direction=ahead,
+            locale=Locale.parse(self.code),
+        )
+        return Safe(escape(words, quote=False) if self.html else words)
 
     def user(self, text: str, *, isolate: bool = True) -> Safe:
         """Text typed by someone else: escaped, without bidi controls, isolated (unless it is

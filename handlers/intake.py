@@ -9,19 +9,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from telegram import Bot, Message, MessageOriginChannel, MessageOriginChat, Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
 from handlers.context import TiplineContext
-from handlers.i18n import N_, texts_for
+from handlers.i18n import N_, Texts, texts_for
 from handlers.linkfetch import find_urls
-from handlers.services import Services
+from handlers.services import FairUse, Services
 from handlers.telegram_notifier import TELEGRAM_DOWNLOAD_LIMIT, tip_flow
 from storage.errors import Conflict
-from storage.tips import ItemOrigin, ItemSource, SubmissionDraft
+from storage.tips import ItemOrigin, ItemSource, RecordedTip, SourceActivity, SubmissionDraft
 
 __all__ = ["HANDLERS", "new_ticket", "resume", "schedule_processing"]
 
@@ -44,6 +45,23 @@ REFUSE_NO_PICTURE = N_(
     "Please send a picture (as a photo or, to keep its metadata, as a file), an album, or a "
     "link to a picture. /help explains more."
 )
+REFUSE_OVER_PICTURES = N_(
+    "Thank you. To keep the tip line open for everyone, it takes a limited number of pictures "
+    "from one person in {window} (up to {limit}), so this was not recorded. Please send it "
+    "again {when}."
+)
+REFUSE_ALBUM_OVER_PICTURES = N_(
+    "Thank you. To keep the tip line open for everyone, it takes a limited number of pictures "
+    "from one person in {window} (up to {limit}), so the pictures of this album over that "
+    "limit were not recorded; those before it were. Please send the rest again {when}."
+)
+REFUSE_OVER_PENDING = N_(
+    "Thank you. Tips of yours waiting for the moderators: {count}, the most the tip line holds "
+    "from one person at a time, so this was not recorded. Please send it again once some of "
+    "them have been checked; /status shows where they stand."
+)
+#: Albums remembered as already told they went over the limit, so one album gets one answer.
+_REFUSED_ALBUMS_KEPT = 1024
 REFUSE_UNSUPPORTED = N_(
     "Tipline checks pictures only, not videos, voice messages or stickers. Please send a photo "
     "or an image file."
@@ -115,6 +133,67 @@ async def resume(bot: Bot, services: Services, submission_id: int) -> None:
         services.deadlines.pop(submission_id, None)
 
 
+def _over_fair_use(
+    limits: FairUse, activity: SourceActivity, draft: SubmissionDraft
+) -> Callable[[Texts], str] | None:
+    """Why this draft is over its source's fair use, as a reply in the reader's language;
+    None if it may be recorded."""
+    if limits.pending and activity.pending >= limits.pending:
+        return lambda t: t._(REFUSE_OVER_PENDING, count=activity.pending)
+    if limits.pictures and activity.pictures + len(draft.items) > limits.pictures:
+        # The window frees up as its oldest tip leaves it.
+        oldest = activity.oldest or activity.as_of
+        wait = oldest + limits.window - activity.as_of
+        refusal = REFUSE_ALBUM_OVER_PICTURES if draft.media_group else REFUSE_OVER_PICTURES
+        return lambda t: t._(
+            refusal,
+            window=t.duration(limits.window),
+            limit=limits.pictures,
+            when=t.duration(wait, ahead=True),
+        )
+    return None
+
+
+async def _record(services: Services, draft: SubmissionDraft) -> RecordedTip | _Refused:
+    """Record the draft unless its source is over the fair-use limits. Counting
+    and recording hold the source's lock: its updates arrive concurrently."""
+    async with services.source_locks.hold(draft.tipster or ""):
+        if services.fair_use.pictures or services.fair_use.pending:
+            activity = await services.storage.activity_of(
+                draft.tipster or "", services.fair_use.window, draft.media_group
+            )
+            refusal = _over_fair_use(services.fair_use, activity, draft)
+            if refusal is not None:
+                return _Refused(refusal)
+        for attempt in range(_TICKET_ATTEMPTS):
+            try:
+                return await services.storage.record_tip(draft)
+            except Conflict:  # the random ticket was taken (about 1 in 10^11): draw another
+                if attempt == _TICKET_ATTEMPTS - 1:
+                    raise
+                draft = replace(draft, ticket=new_ticket())
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """A draft over the fair-use limits: nothing was recorded."""
+
+    reply: Callable[[Texts], str]
+
+
+def _first_refusal_of_album(services: Services, album: str | None) -> bool:
+    """True unless this album was already told it went over (one answer per album)."""
+    if album is None:
+        return True
+    if album in services.refused_albums:
+        return False
+    services.refused_albums[album] = None
+    while len(services.refused_albums) > _REFUSED_ALBUMS_KEPT:
+        del services.refused_albums[next(iter(services.refused_albums))]
+    return True
+
+
 async def _accept(update: Update, context: TiplineContext, sources: list[ItemSource]) -> None:
     message = update.effective_message
     user, chat = update.effective_user, update.effective_chat
@@ -132,14 +211,12 @@ async def _accept(update: Update, context: TiplineContext, sources: list[ItemSou
         bot_id=context.bot.id,
         language=language,
     )
-    for attempt in range(_TICKET_ATTEMPTS):
-        try:
-            recorded = await services.storage.record_tip(draft)
-            break
-        except Conflict:  # the random ticket was taken (about 1 in 10^11): draw another
-            if attempt == _TICKET_ATTEMPTS - 1:
-                raise
-            draft = replace(draft, ticket=new_ticket())
+    recorded = await _record(services, draft)
+    if isinstance(recorded, _Refused):
+        log.info("a tip over its source's fair use was not recorded")
+        if _first_refusal_of_album(services, draft.media_group):
+            await message.reply_text(recorded.reply(texts_for(language)))
+        return
     submission = recorded.submission
     if not recorded.created and not recorded.added_items:
         log.info("tip %s: update delivered again, nothing new", submission.ticket)
@@ -207,7 +284,8 @@ async def on_unsupported(update: Update, context: TiplineContext) -> None:
 _PRIVATE = filters.ChatType.PRIVATE
 HANDLERS: list[BaseHandler[Update, TiplineContext, Any]] = [
     MessageHandler(_PRIVATE & filters.PHOTO, on_photo),
-    MessageHandler(_PRIVATE & filters.Document.ALL, on_document),
+    # A GIF arrives as an animation that is a document too: it is answered as a video is.
+    MessageHandler(_PRIVATE & filters.Document.ALL & ~filters.ANIMATION, on_document),
     MessageHandler(_PRIVATE & filters.TEXT & ~filters.COMMAND, on_text),
     MessageHandler(
         _PRIVATE

@@ -5,8 +5,10 @@ and puts it in ``bot_data``; handlers reach it through :class:`handlers.context.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 import httpx
@@ -19,7 +21,7 @@ from storage.identities import IdentityProtector
 from storage.media import MediaStore
 from storage.tips import Role
 
-__all__ = ["Analyser", "Services"]
+__all__ = ["Analyser", "FairUse", "KeyedLocks", "Services"]
 
 
 class Analyser(Protocol):
@@ -38,6 +40,43 @@ class Analyser(Protocol):
     ) -> bytes:
         """Both pictures side by side; ``region`` (left, top, right, bottom as fractions) is
         outlined on the submitted one, where the known picture sits in it."""
+
+
+@dataclass(frozen=True, slots=True)
+class FairUse:
+    """How much one source may send, so that one account cannot fill the review queue and the
+    disk; 0 turns a limit off."""
+
+    #: Pictures (and links) accepted from one pseudonym per :attr:`window`.
+    pictures: int = 30
+    window: timedelta = timedelta(minutes=10)
+    #: Tips of one pseudonym waiting for the moderators at a time.
+    pending: int = 20
+
+
+class KeyedLocks:
+    """One lock per key (a pseudonym), dropped when nobody holds or waits for it: a tipster's
+    updates arrive concurrently, and counting then recording must not interleave."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
 
 
 @dataclass
@@ -60,6 +99,12 @@ class Services:
     language: str = DEFAULT_LANGUAGE
     #: Fetches a linked picture; tests swap in one that may reach their loopback server.
     fetch_link: Callable[[str], Awaitable[FetchedImage]] | None = None
+    #: How much one source may send (checked before a tip is recorded).
+    fair_use: FairUse = field(default_factory=FairUse)
+    #: Held per pseudonym while a tip is checked against :attr:`fair_use` and recorded.
+    source_locks: KeyedLocks = field(default_factory=KeyedLocks)
+    #: Albums already told that part of them was over the limit (told once, not per part).
+    refused_albums: dict[str, None] = field(default_factory=dict)
     #: Seconds to wait for the rest of an album before processing it.
     album_wait: float = 1.5
     #: Processing tasks by submission id, so an album is processed once, after its last part.

@@ -29,6 +29,7 @@ from storage.tips import (
     ItemOrigin,
     ItemStatus,
     RecordedTip,
+    SourceActivity,
     Submission,
     SubmissionDraft,
     SubmissionItem,
@@ -157,6 +158,31 @@ class SubmissionRepository(SqlRunner, Submissions):
                 submission = await self._submission(db, submission_id)
         assert submission is not None
         return RecordedTip(submission, created=not album, added_items=len(draft.items))
+
+    async def activity_of(
+        self, tipster: str, window: timedelta, album: str | None = None
+    ) -> SourceActivity:
+        moment, _ = self._now()
+        since = self._encode_time(moment - window)
+        rows = await self._run(
+            "count a tipster's recent tips",
+            self._tips.activity_of,
+            tipster,
+            since,
+            album,
+            SubmissionStatus.RECEIVED.value,
+            SubmissionStatus.NEW.value,
+            SubmissionStatus.IN_REVIEW.value,
+            self._bot_scope,
+        )
+        row = rows[0]
+        oldest = row["oldest"]
+        return SourceActivity(
+            pictures=int(row["pictures"]),
+            pending=int(row["pending"]),
+            oldest=None if oldest is None else as_utc(oldest),
+            as_of=moment,
+        )
 
     async def serve_bot(self, bot_id: int) -> int:
         if self._bot_scope is not None and self._bot_scope != bot_id:

@@ -27,6 +27,7 @@ __all__ = [
     "Review",
     "ReviewDraft",
     "Role",
+    "SourceActivity",
     "Stats",
     "Submission",
     "SubmissionDraft",
@@ -161,6 +162,22 @@ class RecordedTip:
     submission: Submission
     created: bool
     added_items: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceActivity:
+    """How much one tipster has sent lately, for the fair-use limits: enough to refuse the
+    excess and say when to try again, without keeping anything beyond the tips themselves."""
+
+    #: Pictures and links in the tipster's submissions created in the window.
+    pictures: int
+    #: Their submissions still waiting (received, new, in review), not counting ``album``'s.
+    pending: int
+    #: When the oldest submission in the window was created (None: nothing in it); the window
+    #: frees up from then on.
+    oldest: datetime | None
+    #: The storage's clock when it counted.
+    as_of: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,17 @@ ORDER BY s.created_at, s.id"""
         f"SELECT count(*) AS n FROM submissions s WHERE s.status IN ($1, $2) AND {_of_bot(3)}"
         + _NO_VERDICT
     )
+    #: (tipster, since, album, received, new, in_review, bot) -> ``pictures, pending, oldest``
+    activity_of: str = f"""
+SELECT
+    (SELECT count(*) FROM submission_items si JOIN submissions s ON s.id = si.submission_id
+     WHERE s.tipster = $1 AND s.created_at >= $2 AND {_of_bot(7)}) AS pictures,
+    (SELECT count(*) FROM submissions s
+     WHERE s.tipster = $1 AND s.status IN ($4, $5, $6) AND {_of_bot(7)}
+       AND ({{cast:3:text}} IS NULL OR s.media_group {{differs}} $3)) AS pending,
+    (SELECT min(s.created_at) FROM submissions s
+     WHERE s.tipster = $1 AND s.created_at >= $2 AND {_of_bot(7)}) AS oldest
+"""
     #: (submission ids) -> items, by submission and position
     items_of: str = """
 SELECT id, submission_id, position, update_id, update_key, origin, ref, file_size, mime_type,

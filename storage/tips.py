@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from checks.signals import Fingerprint
@@ -32,6 +32,7 @@ from storage.tip_records import (
     Review,
     ReviewDraft,
     Role,
+    SourceActivity,
     Stats,
     Submission,
     SubmissionDraft,
@@ -54,6 +55,7 @@ __all__ = [
     "ReviewDraft",
     "Reviews",
     "Role",
+    "SourceActivity",
     "Stats",
     "Submission",
     "SubmissionDraft",
@@ -77,6 +79,15 @@ class Submissions(Protocol):
         still make one submission. A ticket already taken raises
         :class:`storage.errors.Conflict` (make a new one and try again).
         """
+
+    @abstractmethod
+    async def activity_of(
+        self, tipster: str, window: timedelta, album: str | None = None
+    ) -> SourceActivity:
+        """What a tipster (a pseudonym) sent to this bot in the last ``window`` by the
+        storage's clock, and how many of their tips wait; the intake checks its fair-use limits
+        on it before recording anything. ``album``: a media group being received, whose own
+        submission is not counted as pending (its later parts add pictures, not a tip)."""
 
     @abstractmethod
     async def serve_bot(self, bot_id: int) -> int:

@@ -304,6 +304,49 @@ class TestRecordingTips:
         assert await storage.submissions_of("e" * 64) == []
 
 
+class TestSourceActivity:
+    """What the fair-use limits count: a tipster's recent pictures and waiting tips."""
+
+    async def test_pictures_in_the_window_and_tips_waiting(
+        self, backend: Backend, storage: Storage
+    ) -> None:
+        me, window = "f" * 64, timedelta(minutes=10)
+        nothing = await storage.activity_of(me, window)
+        assert (nothing.pictures, nothing.pending, nothing.oldest) == (0, 0, None)
+        first = (await storage.record_tip(tip(tipster=me, items=3))).submission
+        backend.clock.advance(300)
+        album = (await storage.record_tip(tip(tipster=me, media_group="al", items=1))).submission
+        await storage.record_tip(tip(tipster=me, media_group="al", items=1))  # a later part
+        await storage.record_tip(tip(tipster="9" * 64, items=5))  # someone else's
+        now = await storage.activity_of(me, window)
+        assert (now.pictures, now.pending, now.oldest) == (5, 2, first.created_at)
+        assert now.as_of > album.created_at
+        # The album being received is not a tip waiting besides itself.
+        assert (await storage.activity_of(me, window, album="al")).pending == 1
+        assert (await storage.activity_of(me, window, album="other")).pending == 2
+        backend.clock.advance(301)  # the first tip leaves the window, and still waits
+        later = await storage.activity_of(me, window)
+        assert (later.pictures, later.pending, later.oldest) == (2, 2, album.created_at)
+
+    async def test_tips_no_longer_waiting_are_not_pending(self, storage: Storage) -> None:
+        me = "f" * 64
+        tips = [(await storage.record_tip(tip(tipster=me))).submission for _ in range(4)]
+        await storage.set_status(tips[0].id, SubmissionStatus.MATCHED)
+        await storage.set_status(tips[1].id, SubmissionStatus.FAILED)
+        await storage.set_status(tips[2].id, SubmissionStatus.IN_REVIEW)
+        await storage.record_review(tips[2].id, review())
+        activity = await storage.activity_of(me, timedelta(hours=1))
+        assert (activity.pictures, activity.pending) == (4, 1)
+
+    async def test_a_bot_counts_only_its_own_tips(self, storage: Storage) -> None:
+        me = "f" * 64
+        await storage.record_tip(tip(tipster=me, bot_id=1))
+        await storage.record_tip(tip(tipster=me, bot_id=2, items=2))
+        await storage.serve_bot(2)
+        activity = await storage.activity_of(me, timedelta(hours=1))
+        assert (activity.pictures, activity.pending) == (2, 1)
+
+
 class TestNewsroomsSharingADatabase:
     """Several newsrooms' bots on one database share known items, not tips."""
 

@@ -155,6 +155,46 @@ class FakeUser:
         )
         return self._post(chat, {"document": stored.document, **_caption(caption)}, forward_from)
 
+    def send_sticker(self, data: bytes = b"RIFF\0\0\0\0WEBPVP8 ", *, chat: ChatRef = None) -> Sent:
+        """A static sticker (WebP, 512x512), as a sticker pack's is sent."""
+        sticker = self._state.store_media(
+            data, width=512, height=512, type="regular", is_animated=False, is_video=False
+        )
+        return self._post(chat, {"sticker": sticker}, None)
+
+    def send_video(
+        self,
+        data: bytes = b"\0\0\0\x18ftypmp42",
+        *,
+        caption: str | None = None,
+        chat: ChatRef = None,
+    ) -> Sent:
+        """A video (MP4), as a client sends a clip from the gallery."""
+        video = self._state.store_media(
+            data, width=1280, height=720, duration=12, mime_type="video/mp4", file_name="clip.mp4"
+        )
+        return self._post(chat, {"video": video, **_caption(caption)}, None)
+
+    def send_animation(self, data: bytes = b"\0\0\0\x18ftypmp42", *, chat: ChatRef = None) -> Sent:
+        """A GIF, which Telegram turns into a silent MP4 and sends as an animation *and* a
+        document (for clients that do not know animations)."""
+        details = {"mime_type": "video/mp4", "file_name": "funny.gif.mp4"}
+        animation = self._state.store_media(data, width=480, height=270, duration=3, **details)
+        document = {k: animation[k] for k in ("file_id", "file_unique_id", "file_size")}
+        return self._post(chat, {"animation": animation, "document": {**document, **details}}, None)
+
+    def add_bot_to(self, chat: ChatRef, *, as_admin: bool = False) -> Sent:
+        """Add the bot to a group or channel: the ``my_chat_member`` update Telegram sends it."""
+        state = self._state
+        found = state.chats[chat_id_of(chat)]
+        if found.is_private:
+            raise ValueError("a bot cannot be added to a private chat")
+        found.members.setdefault(self.id, "creator")
+        new = "administrator" if as_admin else "member"
+        was = found.members.get(state.bot.id, "left")
+        found.members[state.bot.id] = new
+        return Sent(state.push_member_change(found, self.record, was, new))
+
     def send_album(
         self,
         items: Iterable[bytes],

@@ -2,7 +2,8 @@
 
 Only these are served (any other is 404, as an unknown method is on api.telegram.org): PTB's
 own getMe, getUpdates, deleteWebhook and setWebhook, and the bot's setMyCommands,
-sendMessage, sendPhoto, editMessageText, answerCallbackQuery and getFile. Each refuses what
+sendMessage, sendPhoto, editMessageText, answerCallbackQuery, getFile and leaveChat. Each
+refuses what
 Telegram refuses with Telegram's status and description, so the bot meets the same exceptions
 in tests as in production.
 """
@@ -106,6 +107,7 @@ class Methods:
             "editMessageText": self.edit_message_text,
             "answerCallbackQuery": self.answer_callback_query,
             "getFile": self.get_file,
+            "leaveChat": self.leave_chat,
         }
         self.names = {name.lower(): name for name in handlers}
         self.table = {name.lower(): handler for name, handler in handlers.items()}
@@ -181,6 +183,8 @@ class Methods:
         return {k: copy.deepcopy(v) for k, v in original.items() if k != "reply_to_message"}
 
     def _send(self, chat: Chat, params: dict[str, Any], **content: Any) -> JSON:
+        if not chat.is_private and chat.members.get(self.state.bot.id) in ("left", "kicked"):
+            raise ApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
         message = self.state.new_message(
             chat,
             self.state.bot,
@@ -271,6 +275,19 @@ class Methods:
         if language and not re.fullmatch(r"[a-z]{2}", language):
             raise bad("invalid language code specified")
         self.state.commands[(scope_key(scope), language)] = cleaned
+        return True
+
+    def leave_chat(self, params: dict[str, Any]) -> bool:
+        """The bot leaves a group or channel; Telegram then tells it so (my_chat_member)."""
+        chat = self._chat(params)
+        if chat.is_private:
+            raise bad("chat member status can't be changed in private chats")
+        bot = self.state.bot
+        was = chat.members.get(bot.id, "member")
+        if was in ("left", "kicked"):
+            raise ApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
+        chat.members[bot.id] = "left"
+        self.state.push_member_change(chat, bot, was, "left")
         return True
 
     def send_message(self, params: dict[str, Any]) -> JSON:

@@ -335,6 +335,17 @@ class State:
         self.notifier.notify()
         return message
 
+    def push_member_change(self, chat: Chat, by: User, old: str, new: str) -> JSON:
+        """The ``my_chat_member`` update Telegram sends when the bot's membership changes."""
+        change = {
+            "chat": chat.json,
+            "from": by.json,
+            "date": self.now(),
+            "old_chat_member": {"user": self.bot.json, "status": old},
+            "new_chat_member": {"user": self.bot.json, "status": new},
+        }
+        return self.updates.push({"my_chat_member": change})
+
     def message(self, chat_id: int, message_id: int) -> JSON | None:
         return self.messages.get(chat_id, {}).get(message_id)
 
@@ -365,6 +376,26 @@ class State:
         sizes = [self._store(t, "photo", ".jpg", width=w, height=h) for t, w, h in thumbnails]
         sizes.append(self._store(data, "photo", ".jpg", width=size[0], height=size[1]))
         return [s.photo_size for s in sizes]
+
+    def store_media(
+        self,
+        data: bytes,
+        *,
+        width: int,
+        height: int,
+        mime_type: str | None = None,
+        file_name: str | None = None,
+        **extra: Any,
+    ) -> JSON:
+        """A sticker, video or animation as a message carries it: the file's ids, size and
+        dimensions, the type's own fields (``extra``), its name and MIME type if it has them."""
+        stored = self._store(data, "document", "", width=width, height=height)
+        named = {"file_name": file_name, "mime_type": mime_type}
+        return {
+            **stored.photo_size,
+            **extra,
+            **{k: v for k, v in named.items() if v},
+        }
 
     def store_document(
         self,
