@@ -21,10 +21,12 @@ from handlers import admin, gatekeeper, intake, overview, review, status
 from handlers.context import SERVICES_KEY, TiplineContext
 from handlers.errors import on_error
 from handlers.i18n import LANGUAGES, texts_for
+from handlers.pacing import ReviewPacer
 from handlers.services import Analyser, FairUse, Services
+from handlers.telegram_notifier import tip_flow
 from storage import open_storage
 from storage.identities import IdentityProtector
-from storage.media import MediaStore, sweep_unreferenced
+from storage.media import MediaStore, make_room, sweep_unreferenced
 
 __all__ = ["WEBHOOK_PATH", "build_application", "webhook_options"]
 
@@ -58,7 +60,7 @@ def build_application(
         adopted = await storage.serve_bot(app.bot.id)
         if adopted:
             log.info("%d tip(s) recorded before bots were told apart are now this bot's", adopted)
-        media = MediaStore(settings.media_dir)
+        media = MediaStore(settings.media_dir, budget_bytes=settings.media_budget_mb * 1024**2)
         media.ensure()
         identities = IdentityProtector(settings.secret_key.get_secret_value())
         services = Services(
@@ -70,6 +72,9 @@ def build_application(
             moderator_chat_id=settings.moderator_chat_id,
             admin_pseudonyms=frozenset(identities.pseudonym(i) for i in settings.admin_ids),
             retention_days=settings.retention_days,
+            review_pacer=ReviewPacer(
+                budget=settings.review_messages_per_minute if settings.pace_messages else 0
+            ),
             instance=settings.instance_name,
             lease_seconds=settings.lease_seconds,
             language=settings.language,
@@ -202,7 +207,8 @@ async def _resume(app: TiplineApp, services: Services) -> int:
 
 async def _maintenance(app: TiplineApp, services: Services, interval: float) -> None:
     """Every ``interval`` seconds: pick up other instances' known items, retry unfinished
-    tips, drop what the retention period no longer allows; hourly, sweep the media folder."""
+    tips, post a digest of held-back review cards, drop what the retention period no longer
+    allows, make room near the media budget; hourly, sweep the media folder."""
     loop = asyncio.get_running_loop()
     last_sweep = loop.time()
     while True:
@@ -210,6 +216,7 @@ async def _maintenance(app: TiplineApp, services: Services, interval: float) -> 
         try:
             await services.storage.refresh_index()
             await _resume(app, services)
+            await tip_flow(app.bot, services).post_digest()
             cutoff = datetime.now(UTC) - timedelta(days=services.retention_days)
             purged = await services.storage.purge_expired(cutoff)
             for path in purged.media_paths:
@@ -220,8 +227,12 @@ async def _maintenance(app: TiplineApp, services: Services, interval: float) -> 
                     purged.chats_dropped,
                     len(purged.media_paths),
                 )
+            freed = await make_room(services.media, services.storage, cutoff, MEDIA_SWEEP_GRACE)
+            if freed:
+                log.info("media budget: %d old picture(s) of closed tips dropped", freed)
             if loop.time() - last_sweep >= MEDIA_SWEEP_INTERVAL:
                 last_sweep = loop.time()
+                await asyncio.to_thread(services.media.recount)
                 swept = await sweep_unreferenced(
                     services.media, services.storage, MEDIA_SWEEP_GRACE
                 )

@@ -55,7 +55,13 @@ class BotSettings(StorageSettings):
     workers: int = Field(
         default=os.cpu_count() or 1, ge=0, le=64, validation_alias="TIPLINE_WORKERS"
     )
+    media_budget_mb: int = Field(
+        default=10_240, ge=0, le=100_000_000, validation_alias="TIPLINE_MEDIA_BUDGET_MB"
+    )
     pace_messages: bool = Field(default=True, validation_alias="TIPLINE_PACE_MESSAGES")
+    review_messages_per_minute: int = Field(
+        default=20, ge=0, le=1000, validation_alias="TIPLINE_REVIEW_MESSAGES_PER_MINUTE"
+    )
     language: str = Field(default=DEFAULT_LANGUAGE, validation_alias="TIPLINE_LANGUAGE")
     instance_name: str = Field(
         default_factory=socket.gethostname,

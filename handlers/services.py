@@ -16,6 +16,7 @@ import httpx
 from checks.report import Report
 from handlers.i18n import DEFAULT_LANGUAGE, Texts, resolve_language, supported_language, texts_for
 from handlers.linkfetch import FetchedImage, fetch_image
+from handlers.pacing import ReviewPacer
 from storage.base import Storage
 from storage.identities import IdentityProtector
 from storage.media import MediaStore
@@ -105,6 +106,8 @@ class Services:
     source_locks: KeyedLocks = field(default_factory=KeyedLocks)
     #: Albums already told that part of them was over the limit (told once, not per part).
     refused_albums: dict[str, None] = field(default_factory=dict)
+    #: Keeps the moderators' chat within its messages a minute, across every tip.
+    review_pacer: ReviewPacer = field(default_factory=lambda: ReviewPacer(budget=0))
     #: Seconds to wait for the rest of an album before processing it.
     album_wait: float = 1.5
     #: Processing tasks by submission id, so an album is processed once, after its last part.

@@ -86,6 +86,11 @@ class TelegramNotifier:
             log.error("submission %d: review card refused by Telegram: %s", submission_id, exc)
             raise
 
+    async def post_notice(self, text: str) -> None:
+        await self._bot.send_message(
+            self._services.moderator_chat_id, text, disable_web_page_preview=True
+        )
+
 
 def tip_flow(bot: Bot, services: Services) -> TipFlow:
     """The tip flow of this bot, talking to Telegram."""
@@ -98,4 +103,5 @@ def tip_flow(bot: Bot, services: Services) -> TipFlow:
         instance=services.instance,
         lease_seconds=services.lease_seconds,
         language=services.language,
+        pacer=services.review_pacer,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -31,12 +32,13 @@ from handlers.cards import (
     review_card,
     tipster_card,
 )
-from handlers.i18n import DEFAULT_LANGUAGE, supported_language, texts_for
+from handlers.i18n import DEFAULT_LANGUAGE, N_, supported_language, texts_for
+from handlers.pacing import ReviewPacer
 from handlers.services import Analyser
 from handlers.wording import CLOSENESS, moderator_label
 from storage.base import KnownItems
 from storage.identities import IdentityProtector
-from storage.media import MediaStore
+from storage.media import MediaFull, MediaStore
 from storage.tips import (
     ItemSource,
     ItemStatus,
@@ -56,6 +58,13 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: A disk that is full, or a user's quota that is: the picture is not kept, the tip goes on.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+_MEDIA_FULL_NOTICE = N_(
+    "The media folder is full: new pictures are still checked and answered, but not kept, so "
+    "their review cards come without them. Free some space or raise the media budget."
+)
 
 #: How long a tip stays an instance's after it last said it is still working on it. The lease
 #: is renewed every third of this while the tip is processed, however long that takes, so it
@@ -95,6 +104,9 @@ class Notifier(Protocol):
 
     async def post_review_card(self, submission_id: int, card: str) -> None:
         """The review card, with its verdict buttons, in the moderators' chat."""
+
+    async def post_notice(self, text: str) -> None:
+        """A message to the moderators' chat with no buttons (a digest, a warning)."""
 
 
 def picture_views(submission: Submission) -> list[PictureView]:
@@ -140,6 +152,9 @@ class TipFlow:
     language: str = DEFAULT_LANGUAGE
     #: How the flow waits between lease renewals (tests pass one that never waits).
     pause: Callable[[float], Awaitable[None]] = asyncio.sleep
+    #: Keeps the moderators' chat within its messages a minute (shared by every tip of this
+    #: instance); None posts every review card.
+    pacer: ReviewPacer | None = None
 
     async def process(self, submission_id: int) -> None:
         """Lease the tip, advance it, release it. Instances sharing a database never work on
@@ -206,8 +221,11 @@ class TipFlow:
 
         needs_review = submission.status in (SubmissionStatus.NEW, SubmissionStatus.IN_REVIEW)
         if needs_review and (submission.review_posted_at is None or late):
+            # A card held back by the pacer counts as posted: the tip is in /queue and a digest
+            # names it, so retrying it would only add to the flood.
             await self.post_review(submission, views)
             await storage.mark_review_posted(submission.id)
+        await self.post_digest()
 
     async def _reload(self, submission_id: int) -> Submission:
         submission = await self.storage.get_submission(submission_id)
@@ -226,7 +244,7 @@ class TipFlow:
             )
             return
         assessment = Assessment.of(report, await self.storage.lookup(report.fingerprint))
-        media_path = await asyncio.to_thread(self.media.put, data)
+        media_path = await self._keep(data, ticket, item.position)
         await self.storage.save_item_result(
             item.id,
             status=ItemStatus.DONE,
@@ -234,6 +252,31 @@ class TipFlow:
             media_path=media_path,
             report=assessment.as_dict(),
         )
+
+    async def _keep(self, data: bytes, ticket: str, position: int) -> str | None:
+        """Store the picture; when the media folder is at its budget or the disk is full, the
+        tip goes on without it (checked and answered, the card without the picture) and the
+        moderators are told, once until there is room again."""
+        try:
+            return await asyncio.to_thread(self.media.put, data)
+        except MediaFull as exc:
+            reason = str(exc)
+        except OSError as exc:
+            if exc.errno not in _DISK_FULL:
+                raise
+            reason = f"the disk is full ({exc.strerror or exc})"
+        log.warning("tip %s picture %d analysed but not kept: %s", ticket, position, reason)
+        if self.media.claim_full_notice():
+            t = texts_for(supported_language(self.language))
+            try:
+                await self.notifier.post_notice(t._(_MEDIA_FULL_NOTICE))
+            except Exception:  # a warning, not the tip's work: the tip must go on
+                log.warning("could not tell the moderators the media folder is full")
+                self.media.rearm_full_notice()
+            else:
+                if self.pacer is not None:
+                    self.pacer.record()
+        return None
 
     async def _tell_tipster(self, submission: Submission, views: Sequence[PictureView]) -> None:
         sealed = submission.sealed_chat
@@ -244,9 +287,15 @@ class TipFlow:
 
     async def post_review(self, submission: Submission, views: Sequence[PictureView]) -> None:
         """The picture (metadata stripped), side-by-side comparisons, and the review card, in
-        the newsroom's language, naming the tipster's."""
+        the newsroom's language, naming the tipster's; or nothing, when the moderators' chat
+        has had its messages for the minute (the tip is in /queue, and a digest names it)."""
         t = texts_for(supported_language(self.language))
         first = next((i for i in submission.items if i.media_path), None)
+        if self.pacer is not None and not self.pacer.admit_review(_messages_of(submission, views)):
+            log.info(
+                "tip %s: review card held back, the moderators' chat is busy", submission.ticket
+            )
+            return
         if first is not None and first.media_path:
             original = await asyncio.to_thread(self.media.get, first.media_path)
             if original:
@@ -292,3 +341,28 @@ class TipFlow:
                 number=best.item_id,
             )
             await self.notifier.post_picture(picture, caption)
+
+    async def post_digest(self) -> None:
+        """Name the tips whose cards were held back, once they have gathered and the chat has
+        room; a digest that cannot be posted leaves them for the next."""
+        pacer = self.pacer
+        count = pacer.take_digest() if pacer is not None else 0
+        if pacer is None or not count:
+            return
+        t = texts_for(supported_language(self.language))
+        text = t.ngettext("{n} new tip waiting — /queue", "{n} new tips waiting — /queue", count)
+        try:
+            await self.notifier.post_notice(text)
+        except Exception:  # the tips are safe in /queue; only the digest waits
+            log.warning("could not post a digest of %d waiting tip(s); trying again later", count)
+            pacer.give_back(count)
+        else:
+            log.info("digest posted: %d tip(s) waiting without a card", count)
+
+
+def _messages_of(submission: Submission, views: Sequence[PictureView]) -> int:
+    """The most messages a review can take: the picture, a comparison per near match, the
+    card (a comparison whose known picture is missing is counted all the same)."""
+    picture = 1 if any(item.media_path for item in submission.items) else 0
+    near = sum(1 for v in views if v.best is not None and v.best.kind is not MatchKind.EXACT)
+    return picture + near + 1

@@ -44,6 +44,17 @@ class RetentionRepository(SqlRunner, Retention):
         )
         return {row["media_path"] for row in rows}
 
+    async def media_needed(self, paths: Sequence[str], since: datetime) -> set[str]:
+        if not paths:
+            return set()
+        rows = await self._run(
+            "check which media open tips need",
+            self._tips.media_needed,
+            self._encode_list(paths),
+            self._encode_time(require_utc(since, "since")),
+        )
+        return {row["media_path"] for row in rows}
+
     async def media_of_known_item(self, item_id: int) -> str | None:
         rows = await self._run(
             "find a known item's picture", self._tips.media_of_known_item, item_id

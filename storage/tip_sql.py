@@ -300,6 +300,13 @@ WHERE created_at < $1 AND sealed_chat IS NOT NULL RETURNING id
     media_in_use: str = """
 SELECT DISTINCT media_path FROM submission_items WHERE media_path {in:1:text}
 """
+    #: (paths, since) -> ``media_path`` of those an open tip created since ``since`` refers to
+    media_needed: str = """
+SELECT DISTINCT si.media_path FROM submission_items si
+JOIN submissions s ON s.id = si.submission_id
+WHERE si.media_path {in:1:text} AND s.created_at >= $2
+  AND s.status IN ('received', 'new', 'in_review')
+"""
     #: (known_item_id) -> ``media_path`` of a stored copy of that picture
     media_of_known_item: str = """
 SELECT si.media_path FROM known_items k JOIN submission_items si ON si.sha256 = k.sha256

@@ -255,6 +255,11 @@ class Retention(Protocol):
         """Which of these media paths a submission still refers to."""
 
     @abstractmethod
+    async def media_needed(self, paths: Sequence[str], since: datetime) -> set[str]:
+        """Which of these media paths a tip still waiting for its answer or a verdict, and
+        created since ``since``, refers to: the pictures a full folder must not give up."""
+
+    @abstractmethod
     async def purge_expired(self, before: datetime) -> PurgeResult:
         """Drop sealed chat ids and media references of submissions created before ``before``;
         returns the media paths so the caller can delete the files."""

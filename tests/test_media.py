@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,8 +15,9 @@ from PIL import Image
 
 from checks.metadata import extract_metadata
 from checks.strip import stripped_copy
-from storage import open_storage
-from storage.media import MediaStore, sweep_unreferenced
+from checks.verdicts import SubmissionStatus
+from storage import Storage, open_storage
+from storage.media import MediaFull, MediaStore, make_room, sweep_unreferenced
 from storage.tips import ItemOrigin, ItemSource, ItemStatus, SubmissionDraft
 
 
@@ -62,6 +65,88 @@ async def test_the_sweep_drops_only_old_files_no_tip_refers_to(tmp_path: Path) -
         os.utime(store.root / kept, (two_hours_ago, two_hours_ago))
         store.put(b"picture 0")
         assert store.files_older_than(3600) == []
+    finally:
+        await storage.close()
+
+
+def test_the_budget_refuses_new_bytes_not_known_ones(tmp_path: Path) -> None:
+    store = MediaStore(tmp_path / "media", budget_bytes=100)
+    store.ensure()
+    first = store.put(b"a" * 60)
+    with pytest.raises(MediaFull, match="at its budget"):
+        store.put(b"b" * 60)
+    assert store.put(b"a" * 60) == first  # already kept: costs nothing
+    assert store.used_bytes() == 60 and not any(store.root.rglob(".tmp-*"))
+    assert store.claim_full_notice() and not store.claim_full_notice()  # told once
+    assert store.delete(first) and store.used_bytes() == 0
+    assert store.claim_full_notice()  # room again: a new refusal is news
+    store.put(b"b" * 60)
+    # A store opened on a folder that already holds pictures counts them, and counts again
+    # when asked (another process may share the folder).
+    assert MediaStore(store.root, budget_bytes=100).used_bytes() == 60
+    (store.root / "ab").mkdir()
+    (store.root / "ab" / "cd").mkdir()
+    (store.root / "ab" / "cd" / "other.orig").write_bytes(b"c" * 30)
+    assert store.used_bytes() == 60 and store.recount() == 90
+
+
+def test_a_full_disk_is_media_full_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MediaStore(tmp_path / "media")
+    store.ensure()
+
+    def no_space(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "replace", no_space)
+    with pytest.raises(MediaFull, match="the disk is full"):
+        store.put(b"picture")
+    monkeypatch.undo()
+    assert store.used_bytes() == 0 and not any(store.root.rglob("*.*"))
+
+
+async def _tip_with(storage: Storage, n: int, path: str, status: SubmissionStatus) -> None:
+    recorded = await storage.record_tip(
+        SubmissionDraft(
+            ticket=f"K7QM-2XT{'ABCDEFGH'[n]}",
+            update_id=n + 1,
+            tipster="a" * 64,
+            sealed_chat=None,
+            items=(ItemSource(ItemOrigin.PHOTO, f"file-{n}"),),
+        )
+    )
+    item = recorded.submission.items[0]
+    await storage.save_item_result(item.id, status=ItemStatus.DONE, media_path=path)
+    await storage.set_status(recorded.submission.id, status)
+
+
+async def test_near_the_budget_the_oldest_closed_pictures_go_first(tmp_path: Path) -> None:
+    store = MediaStore(tmp_path / "media", budget_bytes=1000)
+    store.ensure()
+    storage = await open_storage(str(tmp_path / "t.db"))
+    try:
+        open_, closed_old, closed_new, fresh = (store.put(bytes([n]) * 250) for n in range(4))
+        await _tip_with(storage, 0, open_, SubmissionStatus.NEW)
+        await _tip_with(storage, 1, closed_old, SubmissionStatus.MATCHED)
+        await _tip_with(storage, 2, closed_new, SubmissionStatus.REVIEWED)
+        for path, hours in ((open_, 4), (closed_old, 3), (closed_new, 2)):
+            then = time.time() - hours * 3600
+            os.utime(store.root / path, (then, then))
+        assert store.near_budget()
+        since = datetime(2000, 1, 1, tzinfo=UTC)
+        # The open tip's picture is the oldest, yet it stays; one closed picture is enough.
+        assert await make_room(store, storage, since, grace_seconds=3600) == 1
+        assert store.get(closed_old) is None
+        assert store.get(open_) and store.get(closed_new) and store.get(fresh)
+        assert store.used_bytes() == 750 and not store.near_budget()
+        assert await make_room(store, storage, since, grace_seconds=3600) == 0
+        # Past retention, even a waiting tip's picture may go (the oldest first).
+        store.put(b"x" * 250)
+        later = datetime(2999, 1, 1, tzinfo=UTC)
+        assert await make_room(store, storage, later, grace_seconds=3600) == 1
+        assert store.get(open_) is None and store.get(closed_new)
+        assert MediaStore(store.root).used_bytes() == store.used_bytes() == 750
     finally:
         await storage.close()
 

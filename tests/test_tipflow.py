@@ -6,7 +6,10 @@ the flow runs again; "known" only when certain; nothing lost.
 
 from __future__ import annotations
 
+import errno
 import io
+import logging
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -20,9 +23,10 @@ from bot import workers
 from checks.compare_image import side_by_side
 from checks.report import analyse
 from checks.verdicts import SubmissionStatus, Verdict
+from handlers.pacing import DIGEST_SETTLE_SECONDS, ReviewPacer
 from handlers.tipflow import TipProcessingFailed
 from storage import KnownItemDraft
-from storage.tips import ReviewDraft
+from storage.tips import ItemStatus, ReviewDraft
 from tests.tipdesk import LEASE, Broken, Desk, FakeNotifier, FaultyStorage, open_desk
 
 
@@ -219,3 +223,138 @@ async def test_a_framed_copy_is_shown_where_the_known_picture_sits(
     assert any("beside known item" in caption for caption in desk.notifier.pictures)
     (region,) = outlined
     assert region == pytest.approx((120 / 880, 120 / 720, 760 / 880, 600 / 720), abs=0.01)
+
+
+# -- the moderators' chat under a flood -------------------------------------------------------
+
+
+def digest_counts(notices: list[str]) -> list[int]:
+    return [int(m.group(1)) for n in notices if (m := re.match(r"(\d+) new tips? waiting", n))]
+
+
+async def test_a_flood_gets_cards_within_the_budget_and_digests_for_the_rest(desk: Desk) -> None:
+    tips = []
+    for n in range(30):
+        desk.notifier.files[f"flood-{n}"] = photo(100 + n, size=(320, 240))
+        tips.append(await desk.tip(f"flood-{n}"))
+    for tip in tips:  # 30 tips within 45 seconds
+        await desk.process(tip)
+        desk.clock.advance(1.5)
+    sent = desk.notifier
+    in_the_minute = len(sent.pictures) + len(sent.review_cards) + len(sent.notices)
+    assert in_the_minute <= desk.pacer.budget
+    assert 0 < len(sent.review_cards) < 30 and sent.notices
+    # The chat's minute runs out; the next pass names the tips still held back.
+    desk.clock.advance(60)
+    await desk.flow("east").post_digest()
+    counts = digest_counts(sent.notices)
+    assert len(counts) == len(sent.notices)
+    assert len(sent.review_cards) + len(counts) <= desk.pacer.budget
+    assert len(sent.review_cards) + sum(counts) == 30 and desk.pacer.held == 0
+    # Nothing lost: every tip waits in /queue; none is retried.
+    queue = await desk.storage.review_queue(limit=50)
+    assert sorted(s.id for s in queue) == sorted(tips)
+    assert await desk.storage.unfinished_submissions() == []
+    before = (len(sent.review_cards), len(sent.notices), len(sent.tipster_cards))
+    for tip in tips:
+        await desk.process(tip)
+    await desk.flow("east").post_digest()
+    assert (len(sent.review_cards), len(sent.notices), len(sent.tipster_cards)) == before
+    assert len(sent.tipster_cards) == 30
+
+
+async def test_a_digest_that_fails_is_posted_by_the_next_pass(desk: Desk) -> None:
+    desk.pacer.budget = 3  # room for one review (picture and card) and a digest
+    for n in range(3):
+        desk.notifier.files[f"f{n}"] = photo(200 + n, size=(320, 240))
+        await desk.process(await desk.tip(f"f{n}"))
+    assert len(desk.notifier.review_cards) == 1 and desk.pacer.held == 2
+    desk.clock.advance(DIGEST_SETTLE_SECONDS)
+    desk.notifier.fail_at = "post_notice"
+    await desk.flow("east").post_digest()  # logged, not raised
+    assert desk.notifier.notices == [] and desk.pacer.held == 2
+    desk.clock.advance(60)
+    await desk.flow("east").post_digest()
+    assert digest_counts(desk.notifier.notices) == [2]
+
+
+def test_the_pacer_keeps_a_slot_for_the_digest_and_slides_with_the_minute() -> None:
+    now = [0.0]
+    pacer = ReviewPacer(budget=5, clock=lambda: now[0], settle=10)
+    assert pacer.admit_review(2) and pacer.admit_review(2)
+    assert not pacer.admit_review(1)  # the fifth slot is the digest's
+    assert pacer.take_digest() == 0  # not settled yet
+    now[0] = 10
+    assert pacer.take_digest() == 1 and pacer.take_digest() == 0
+    now[0] = 60
+    assert pacer.admit_review(2) and pacer.held == 0
+    unpaced = ReviewPacer(budget=0)
+    assert all(unpaced.admit_review(3) for _ in range(100))
+
+
+# -- a full media folder ----------------------------------------------------------------------
+
+
+async def test_at_the_media_budget_pictures_are_checked_and_answered_not_kept(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    desk.media.budget_bytes = 1000  # smaller than any picture
+    caplog.set_level(logging.WARNING, logger="handlers.tipflow")
+    tips = []
+    for n in range(3):
+        desk.notifier.files[f"f{n}"] = photo(300 + n)
+        tips.append(await desk.tip(f"f{n}"))
+        await desk.process(tips[-1])
+    assert [await desk.status(tip) for tip in tips] == [SubmissionStatus.NEW] * 3
+    assert len(desk.notifier.tipster_cards) == 3 and len(desk.notifier.review_cards) == 3
+    assert desk.notifier.pictures == []  # the cards come without the picture
+    (notice,) = desk.notifier.notices  # told once, not per picture
+    assert "media folder is full" in notice
+    for tip in tips:
+        submission = await desk.storage.get_submission(tip)
+        assert submission is not None
+        (item,) = submission.items
+        assert item.status is ItemStatus.DONE and item.media_path is None and item.report
+    assert await desk.storage.unfinished_submissions() == []
+    assert "at its budget" in caplog.text and "not kept" in caplog.text
+    assert desk.media.used_bytes() == 0
+
+
+async def test_a_full_disk_loses_no_tip_and_crashes_nothing(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_space(data: bytes, kind: str = "orig") -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(desk.media, "put", no_space)
+    caplog.set_level(logging.WARNING, logger="handlers.tipflow")
+    data = photo(310)
+    await known(desk, data)
+    desk.notifier.files |= {"same": data, "near": smaller_copy(data)}
+    matched, near = await desk.tip("same"), await desk.tip("near")
+    await desk.process(matched)
+    await desk.process(near)
+    assert await desk.status(matched) is SubmissionStatus.MATCHED
+    assert await desk.status(near) is SubmissionStatus.NEW
+    assert "Known and debunked" in desk.notifier.tipster_cards[-1]
+    assert len(desk.notifier.review_cards) == 1 and len(desk.notifier.notices) == 1
+    assert "the disk is full (No space left on device)" in caplog.text
+    assert await desk.storage.unfinished_submissions() == []
+
+
+async def test_another_write_error_still_stops_the_tip_to_be_retried(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def denied(data: bytes, kind: str = "orig") -> str:
+        raise OSError(errno.EACCES, "Permission denied")
+
+    desk.notifier.files["f"] = photo(320)
+    tip = await desk.tip("f")
+    with monkeypatch.context() as patch:
+        patch.setattr(desk.media, "put", denied)
+        with pytest.raises(TipProcessingFailed):
+            await desk.process(tip)
+    await desk.process(tip)
+    submission = await desk.storage.get_submission(tip)
+    assert submission is not None and submission.items[0].media_path is not None
+    assert desk.notifier.notices == []

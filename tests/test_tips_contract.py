@@ -895,6 +895,18 @@ class TestPeopleAndRecords:
         assert await storage.media_in_use([used, "00/00/gone.orig"]) == {used}
         assert await storage.media_in_use([]) == set()
 
+    async def test_media_needed_names_only_open_recent_tips_files(self, storage: Storage) -> None:
+        """A full media folder may give up closed tips' pictures and expired ones, never those
+        of a tip still waiting."""
+        open_fp, closed_fp = fingerprint(), fingerprint()
+        await new_analysed_tip(storage, open_fp)
+        closed = await new_analysed_tip(storage, closed_fp)
+        await storage.set_status(closed.id, SubmissionStatus.MATCHED)
+        paths = [f"{f.sha256[:2]}/{f.sha256[2:4]}/{f.sha256}.orig" for f in (open_fp, closed_fp)]
+        assert await storage.media_needed(paths, utc("2000-01-01T00:00:00")) == {paths[0]}
+        assert await storage.media_needed(paths, utc("2999-01-01T00:00:00")) == set()
+        assert await storage.media_needed([], utc("2000-01-01T00:00:00")) == set()
+
     async def test_a_closed_storage_says_so(self, backend: Backend) -> None:
         storage = await backend.open()
         await storage.close()

@@ -13,6 +13,7 @@ from typing import Any
 from bot.workers import ExecutorAnalyser, thread_analyser
 from checks.errors import InvalidInput
 from checks.verdicts import SubmissionStatus
+from handlers.pacing import ReviewPacer
 from handlers.tipflow import TipFlow
 from storage import Storage, open_storage
 from storage.identities import IdentityProtector
@@ -21,6 +22,7 @@ from storage.tips import ItemOrigin, ItemSource, SubmissionDraft
 from tests.clocks import FakeClock
 
 TIPSTER_CHAT = 4242
+_NO_LOOKALIKES = str.maketrans("0123456789", "ABCDEFGHJK")
 LEASE = 60.0
 
 
@@ -36,6 +38,8 @@ class FakeNotifier:
     tipster_cards: list[str] = field(default_factory=list)
     pictures: list[str] = field(default_factory=list)
     review_cards: list[str] = field(default_factory=list)
+    #: Messages without buttons in the moderators' chat: digests, warnings.
+    notices: list[str] = field(default_factory=list)
     fail_at: str | None = None
 
     def _maybe_fail(self, step: str) -> None:
@@ -61,6 +65,10 @@ class FakeNotifier:
     async def post_review_card(self, submission_id: int, card: str) -> None:
         self._maybe_fail("post_review_card")
         self.review_cards.append(card)
+
+    async def post_notice(self, text: str) -> None:
+        self._maybe_fail("post_notice")
+        self.notices.append(text)
 
 
 class FaultyStorage:
@@ -96,13 +104,17 @@ class Desk:
     identities: IdentityProtector
     clock: FakeClock
     flow: Callable[[str], TipFlow]
+    media: MediaStore
+    #: The moderators' chat's messages a minute, on the desk's clock.
+    pacer: ReviewPacer
     update_ids: list[int] = field(default_factory=lambda: [0])
 
     async def tip(self, *refs: str, album: str | None = None) -> int:
         self.update_ids[0] += 1
         recorded = await self.storage.record_tip(
             SubmissionDraft(
-                ticket=f"K7QM-{self.update_ids[0]:04d}".replace("0", "2"),
+                # Unique per tip; no 0 or 1 (the ticket alphabet's look-alikes).
+                ticket=f"K7QM-{self.update_ids[0]:04d}".translate(_NO_LOOKALIKES),
                 update_id=self.update_ids[0],
                 tipster=self.identities.pseudonym(7),
                 sealed_chat=self.identities.seal_chat_id(TIPSTER_CHAT),
@@ -132,6 +144,7 @@ async def open_desk(database: Path) -> AsyncIterator[Desk]:
     identities = IdentityProtector("s" * 40)
     notifier = FakeNotifier(files={})
     analyser: ExecutorAnalyser = thread_analyser()
+    pacer = ReviewPacer(budget=20, clock=lambda: clock().timestamp())
 
     def flow(instance: str) -> TipFlow:
         return TipFlow(
@@ -143,10 +156,11 @@ async def open_desk(database: Path) -> AsyncIterator[Desk]:
             instance=instance,
             lease_seconds=LEASE,
             pause=no_pause,
+            pacer=pacer,
         )
 
     try:
-        yield Desk(storage, notifier, identities, clock, flow)
+        yield Desk(storage, notifier, identities, clock, flow, media=media, pacer=pacer)
     finally:
         analyser.close()
         await inner.close()
