@@ -60,47 +60,18 @@ class IndexSearch:
             found += self._describe(pdq_found[-1][0], q, mirrored=True, exact=None)
         return found
 
-    def near_pdq(self, words: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """For each PDQ hash in ``words`` (k, 4) uint64: the ids of the items within the PDQ
-        threshold, and their distances (both sorted by slot).
-
-        One pass for all k: a picture's dihedral transforms and reframings are looked up
-        together, so the fixed cost of a look-up is paid once.
-        """
-        words = np.asarray(words, dtype=np.uint64).reshape(-1, 4)
-        ids = self._cols["ids"]
-        return [(ids[slots], found) for slots, found in self._near("pdq", words, False)]
-
     def pdq_candidates(self, hashes: Sequence[str]) -> list[list[Candidate]]:
         """For each PDQ hash (a query's views: its turns, flips and framed parts), the items
-        within the PDQ threshold, looked up in one pass. They carry no pHash distance and are
-        never exact: a view is compared by PDQ alone."""
+        within the PDQ threshold, looked up in one pass, so the fixed cost of a look-up is paid
+        once. They carry no pHash distance and are never exact: a view is compared by PDQ
+        alone."""
         if not hashes:
             return []
         words = hex_words([Pdq.validate(h) for h in hashes], Pdq)[0]
-        qualities = self._cols["pdq_quality"]
-        ids = self._cols["ids"]
-        found = []
-        for slots, dists in self._near("pdq", words, False):
-            found.append(
-                [
-                    Candidate(
-                        item_id=item_id,
-                        exact=False,
-                        mirrored=False,
-                        pdq_distance=distance,
-                        phash_distance=None,
-                        item_pdq_quality=None if quality == NO_QUALITY else quality,
-                    )
-                    for item_id, distance, quality in zip(
-                        ids[slots].tolist(),
-                        dists.tolist(),
-                        qualities[slots].tolist(),
-                        strict=True,
-                    )
-                ]
-            )
-        return found
+        return [
+            self._at(slots, dists.tolist(), [None] * len(slots), mirrored=False, exact=None)
+            for slots, dists in self._near("pdq", words, False)
+        ]
 
     def _near(
         self, name: str, queries: np.ndarray, brute_force: bool
@@ -180,6 +151,18 @@ class IndexSearch:
         pdq_query = q.pdq_mirrored if mirrored else q.pdq
         pdq_distances = self._distances("pdq", slots, pdq_query)
         phash_distances = self._distances("phash", slots, None if mirrored else q.phash)
+        return self._at(slots, pdq_distances, phash_distances, mirrored=mirrored, exact=exact)
+
+    def _at(
+        self,
+        slots: np.ndarray,
+        pdq_distances: list[int | None],
+        phash_distances: list[int | None],
+        *,
+        mirrored: bool,
+        exact: int | None,
+    ) -> list[Candidate]:
+        """The candidates at these slots, with the distances already measured."""
         ids = self._cols["ids"][slots].tolist()
         qualities = self._cols["pdq_quality"][slots].tolist()
         return [

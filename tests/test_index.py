@@ -9,6 +9,7 @@ import pytest
 
 from checks.errors import InvalidHash
 from checks.signals import Fingerprint, Pdq, Phash
+from storage.fingerprint_batch import hex_words
 from storage.index import FingerprintBatch, NearDuplicateIndex
 from storage.index_keys import sha_key, sha_keys
 from storage.mih import MultiIndex, chunk_bits_for, hamming_rows
@@ -269,7 +270,7 @@ def test_empty_index_answers_nothing() -> None:
     assert index.candidates(query) == [] == index.candidates_brute_force(query)
 
 
-def test_near_pdq_answers_many_hashes_at_once_like_brute_force() -> None:
+def test_many_pdq_hashes_at_once_find_what_brute_force_finds() -> None:
     rng = random.Random(11)
     index = NearDuplicateIndex(min_tail=64, tail_fraction=4)
     base = {i: item(rng) for i in range(1, 2001)}
@@ -281,16 +282,16 @@ def test_near_pdq_answers_many_hashes_at_once_like_brute_force() -> None:
     live = index.live()
     hexes = [flip(base[rng.randrange(1, 2001)].pdq, rng.choice([0, 15, 31, 40]), rng)]
     hexes += [flip(hexes[0], 3, rng) for _ in range(10)] + [rand_hex(rng, 256)]
-    words = np.array([[int(h[i : i + 16], 16) for i in range(0, 64, 16)] for h in hexes])
-    found = index.near_pdq(words.astype(np.uint64))
+    words = hex_words(hexes, Pdq)[0]  # as the index lays them out
+    found = index.pdq_candidates(hexes)
     assert len(found) == 12
-    for query, (ids, dists) in zip(words.astype(np.uint64), found, strict=True):
+    for query, candidates in zip(words, found, strict=True):
         d = hamming_rows(live.pdq, query)
         hit = (d <= Pdq.threshold) & live.has_pdq
-        assert dict(zip(ids.tolist(), dists.tolist(), strict=True)) == dict(
+        assert {c.item_id: c.pdq_distance for c in candidates} == dict(
             zip(live.ids[hit].tolist(), d[hit].tolist(), strict=True)
         )
-    assert index.near_pdq(np.zeros((0, 4), dtype=np.uint64)) == []
+    assert index.pdq_candidates([]) == []
 
 
 def test_sha256_keys_are_keyed_digests_of_the_whole_hash() -> None:
