@@ -12,6 +12,7 @@ from typing import TypeVar
 from PIL import Image
 
 from checks.compare_image import side_by_side
+from checks.matching import Region
 from checks.report import Report, analyse
 from checks.strip import stripped_copy
 
@@ -25,7 +26,7 @@ def _side_by_side(
     submitted: bytes,
     known: bytes,
     caption: str,
-    region: tuple[float, float, float, float] | None,
+    region: Region | None,
 ) -> bytes:
     # Through stripped_copy: the decode limits apply, and both sides are upright.
     left = Image.open(io.BytesIO(stripped_copy(submitted)))
@@ -61,7 +62,7 @@ class ExecutorAnalyser:
         submitted: bytes,
         known: bytes,
         caption: str,
-        region: tuple[float, float, float, float] | None = None,
+        region: Region | None = None,
     ) -> bytes:
         return await self._run(_side_by_side, submitted, known, caption, region)
 

@@ -15,6 +15,8 @@ import unicodedata
 
 from PIL import Image, ImageDraw, ImageFont
 
+from checks.signals.fingerprint import Region
+
 __all__ = [
     "BACKGROUND",
     "DEFAULT_MAX_SIDE",
@@ -55,7 +57,7 @@ def side_by_side(
     right_label: str = "Known item",
     caption: str | None = None,
     max_side: int = DEFAULT_MAX_SIDE,
-    region: tuple[float, float, float, float] | None = None,
+    region: Region | None = None,
 ) -> bytes:
     """Both pictures at one height, side by side, labelled; a JPEG whose long side <= max_side.
 
@@ -111,7 +113,7 @@ def side_by_side(
     return out.getvalue()
 
 
-def _outline(picture: Image.Image, region: tuple[float, float, float, float]) -> None:
+def _outline(picture: Image.Image, region: Region) -> None:
     """Draw the region's edge on the picture, in a colour seen on dark and light alike."""
     left, top, right, bottom = (min(1.0, max(0.0, v)) for v in region)
     w, h = picture.size

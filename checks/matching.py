@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from checks.signals import Pdq, Phash
-from checks.signals.fingerprint import View
+from checks.signals.fingerprint import Region, View
 from checks.verdicts import Verdict
 
 __all__ = [
@@ -19,15 +19,13 @@ __all__ = [
     "Confidence",
     "Match",
     "MatchKind",
+    "Region",
     "Way",
     "accept",
     "confidence_of",
     "judge",
     "rank_key",
 ]
-
-#: Where the known picture sits in the submitted one: left, top, right, bottom as fractions.
-Region = tuple[float, float, float, float]
 
 
 class MatchKind(StrEnum):

@@ -9,7 +9,6 @@ items are hashed whole, as they are; only the query gets views.
 
 from __future__ import annotations
 
-import numpy as np
 from PIL import Image
 
 from checks.decode import shrink
@@ -37,14 +36,10 @@ def query_views(pixels: Image.Image, work: Image.Image) -> tuple[View, ...]:
     views = []
     grey = pixels.convert("L")
     for transpose, kind in _TRANSFORMS:
-        hash_, quality = Pdq.hash_pixels(_three_channels(grey.transpose(transpose)))
+        hash_, quality = Pdq.hash_picture(grey.transpose(transpose))
         views.append(View(kind=kind, pdq=hash_, pdq_quality=quality))
     for box in content_boxes(work):
-        hash_, quality = Pdq.hash_pixels(_three_channels(shrink(box.crop(work))))
+        hash_, quality = Pdq.hash_picture(shrink(box.crop(work)))
         region = (box.left, box.top, box.right, box.bottom)
         views.append(View(kind=box.kind.value, pdq=hash_, pdq_quality=quality, region=region))
     return tuple(views)
-
-
-def _three_channels(grey: Image.Image) -> np.ndarray:
-    return np.repeat(np.asarray(grey)[:, :, np.newaxis], 3, axis=2)

@@ -13,6 +13,7 @@ from typing import Protocol
 
 import httpx
 
+from checks.matching import Region
 from checks.report import Report
 from handlers.i18n import DEFAULT_LANGUAGE, Texts, resolve_language, supported_language, texts_for
 from handlers.linkfetch import FetchedImage, fetch_image
@@ -37,7 +38,7 @@ class Analyser(Protocol):
         submitted: bytes,
         known: bytes,
         caption: str,
-        region: tuple[float, float, float, float] | None = None,
+        region: Region | None = None,
     ) -> bytes:
         """Both pictures side by side; ``region`` (left, top, right, bottom as fractions) is
         outlined on the submitted one, where the known picture sits in it."""

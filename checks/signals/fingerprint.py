@@ -10,7 +10,10 @@ from checks.signals.pdq import Pdq
 from checks.signals.phash import Phash
 from checks.signals.sha256 import Sha256
 
-__all__ = ["Fingerprint", "View", "compute_fingerprint"]
+__all__ = ["Fingerprint", "Region", "View", "compute_fingerprint"]
+
+#: Where a picture sits in another: left, top, right, bottom as fractions of its width and height.
+Region = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +26,7 @@ class View:
     kind: str
     pdq: str
     pdq_quality: int
-    region: tuple[float, float, float, float] | None = None
+    region: Region | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,11 @@ class Pdq(HashKind):
         return PdqResult(hash=hash_, mirrored=mirrored, quality=quality)
 
     @classmethod
+    def hash_picture(cls, image: Image.Image) -> tuple[str, int]:
+        """The PDQ and quality of a picture (no mirror): a query's turned or framed view."""
+        return cls.hash_pixels(_three_channels(image))
+
+    @classmethod
     def hash_pixels(cls, pixels: np.ndarray) -> tuple[str, int]:
         """The PDQ and quality of an (h, w, 3) uint8 array."""
         vector, quality = pdqhash.compute(np.ascontiguousarray(pixels))
