@@ -7,9 +7,10 @@ sorted by item id and served by multi-index hash tables (:mod:`storage.mih`); la
 form a tail that is scanned by brute force until it is big enough to be worth a rebuild. An
 updated or removed item's old slot is marked dead and dropped at the next rebuild.
 
-Memory decides the layout at 10 million items as much as speed: the SHA-256 digest is not
-kept, only a keyed 64-bit digest of it (:mod:`storage.index_keys`) and, for the main slots, an
-int32 order sorting them.
+Memory decides the layout at 10 million items as much as speed (about 1 GB there, two thirds
+of it the hashes themselves): the SHA-256 digest is not kept, only a keyed 64-bit digest of it
+(:mod:`storage.index_keys`; 0 means none), found through a one-table multi-index of its own;
+ids are int32 until one does not fit, and the PDQ quality is an int8.
 """
 
 from __future__ import annotations
@@ -21,21 +22,52 @@ import numpy as np
 from checks.signals import Fingerprint, Pdq, Phash
 from storage.fingerprint_batch import BATCH_FIELDS, FingerprintBatch
 from storage.index_keys import sha_keys
-from storage.index_search import IndexSearch
-from storage.mih import MultiIndex
+from storage.index_search import ALIVE, PRESENT, IndexSearch
+from storage.mih import MultiIndex, chunk_bits_for
 
-__all__ = ["FingerprintBatch", "NearDuplicateIndex", "sha_keys"]  # batch re-exported for callers
+# FingerprintBatch is re-exported for callers.
+__all__ = ["FingerprintBatch", "NearDuplicateIndex", "pdq_tables", "sha_keys"]
 
-#: The index's columns: a batch's, with the SHA-256 words replaced by their keyed digest.
-_FIELDS = tuple("sha_key" if name == "sha256" else name for name in BATCH_FIELDS)
+#: Memory for PDQ's multi-index tables: each costs ~3.5 bytes an item, so at 10 million items
+#: this allows 11 tables of 22 bits (the whole index then stays under 1 GB); smaller indexes
+#: get every table the pigeonhole allows (14 of 18 bits at a million items: fewer probes).
+_PDQ_TABLE_BYTES = 384 * 2**20
+#: Fewer PDQ tables would need wider radii: probes would grow much faster than memory shrinks.
+_PDQ_MIN_TABLES = 11
+
+#: The index's columns: a batch's, with the SHA-256 words replaced by their keyed digest (never
+#: 0, so 0 stands for "no SHA-256" and needs no flag of its own) and the PDQ and pHash
+#: presence flags packed into one byte with the slot's liveness (:data:`PRESENT`, :data:`ALIVE`).
+_FIELDS = ("ids", "sha_key", "pdq", "pdq_quality", "phash", "present")
+#: Narrower types than a batch's, used while every value fits (a column widens when one does
+#: not: ids from 2**31 on, say).
+_NARROW = {"ids": np.int32, "pdq_quality": np.int8}
+
+
+def _narrowed(values: np.ndarray, dtype: type[np.signedinteger]) -> np.ndarray:
+    limits = np.iinfo(dtype)
+    if len(values) and (values.min() < limits.min or values.max() > limits.max):
+        return values
+    return values.astype(dtype)
 
 
 def _columns(batch: FingerprintBatch) -> dict[str, np.ndarray]:
     """``batch`` as the index stores it."""
-    columns = {name: getattr(batch, name) for name in BATCH_FIELDS if name != "sha256"}
+    columns = {name: getattr(batch, name) for name in BATCH_FIELDS if name in _FIELDS}
+    columns["present"] = batch.has_pdq * PRESENT["pdq"] | batch.has_phash * PRESENT["phash"]
     keys = sha_keys(batch.sha256)
     keys[~batch.has_sha256] = 0
-    return {name: keys if name == "sha_key" else columns[name] for name in _FIELDS}
+    columns["sha_key"] = keys
+    for name, dtype in _NARROW.items():
+        columns[name] = _narrowed(columns[name], dtype)
+    return {name: columns[name] for name in _FIELDS}
+
+
+def pdq_tables(items: int, bits: int) -> int:
+    """How many PDQ tables of ``bits``-bit chunks ``items`` hashes may have (the multi-index
+    uses fewer when the pigeonhole needs fewer)."""
+    per_table = 3 * items + (1 << bits) * 9 // 8  # entries, then offsets
+    return max(_PDQ_MIN_TABLES, _PDQ_TABLE_BYTES // per_table)
 
 
 class NearDuplicateIndex(IndexSearch):
@@ -59,7 +91,6 @@ class NearDuplicateIndex(IndexSearch):
         self._min_tail = min_tail
         self._tail_fraction = tail_fraction
         self._cols: dict[str, np.ndarray] = {}
-        self._alive = np.zeros(0, dtype=bool)
         self._n = 0  # slots in use
         self._allocate(0)
         self._built = 0  # slots served by the tables (sorted by id)
@@ -67,7 +98,7 @@ class NearDuplicateIndex(IndexSearch):
         self._tail: dict[int, int] = {}  # item id -> live slot, for slots >= built
         self._pdq_table: MultiIndex | None = None
         self._phash_table: MultiIndex | None = None
-        self._sha_order = np.zeros(0, dtype=np.int32)  # main slots sorted by SHA-256 key
+        self._sha_table: MultiIndex | None = None  # main slots by SHA-256 key
 
     # -- building -------------------------------------------------------------------------
 
@@ -87,7 +118,7 @@ class NearDuplicateIndex(IndexSearch):
     def rebuild(self) -> None:
         """Fold the tail into the tables and drop dead slots."""
         ids = self._cols["ids"]
-        live = np.flatnonzero(self._alive[: self._n])
+        live = np.flatnonzero(self._alive(slice(0, self._n)))
         order = live[np.argsort(ids[live], kind="stable")]
         if len(order) > 1:
             sorted_ids = ids[order]
@@ -95,44 +126,57 @@ class NearDuplicateIndex(IndexSearch):
         size = len(order)
         for column in self._cols.values():
             column[:size] = column[order]
-        self._alive[:size] = True
-        self._alive[size:] = False
+        self._cols["present"][:size] |= ALIVE
+        self._cols["present"][size:] = 0
         self._n = self._built = size
         self._dead = 0
         self._tail.clear()
-        self._pdq_table = self._table("pdq", self.pdq_threshold)
-        self._phash_table = self._table("phash", self.phash_threshold)
-        self._sha_order = np.argsort(self._cols["sha_key"][:size]).astype(np.int32)
+        self._pdq_table = self._table("pdq", self._has("pdq"), self.pdq_threshold)
+        self._phash_table = self._table("phash", self._has("phash"), self.phash_threshold)
+        self._sha_table = self._table("sha_key", self._cols["sha_key"] != 0, 0)
 
-    def _table(self, name: str, threshold: int) -> MultiIndex | None:
-        slots = np.flatnonzero(self._cols[f"has_{name}"][: self._built])
+    def _table(self, name: str, present: np.ndarray, threshold: int) -> MultiIndex | None:
+        slots = np.flatnonzero(present[: self._built])
         if not len(slots):
             return None
-        return MultiIndex(self._cols[name][slots], slots.astype(np.int32), threshold)
+        words = self._cols[name][slots].reshape(len(slots), -1)
+        bits = chunk_bits_for(len(slots))
+        if threshold == 0:
+            # One probe a query: a wider bucket costs nothing, and narrower offsets save memory.
+            return MultiIndex(words, slots, 0, chunk_bits=max(8, bits - 4))
+        tables = pdq_tables(len(slots), bits) if name == "pdq" else None
+        return MultiIndex(words, slots, threshold, chunk_bits=bits, tables=tables)
 
-    def _allocate(self, capacity: int) -> None:
-        """Grow every column to hold ``capacity`` slots, keeping the slots in use."""
+    def _allocate(self, capacity: int, wider: dict[str, np.dtype] | None = None) -> None:
+        """Grow every column to hold ``capacity`` slots, keeping the slots in use (and give
+        the ``wider`` columns their new types)."""
         template = _columns(FingerprintBatch.from_columns([], [], [], [], []))
         used = self._n
         for name in _FIELDS:
             old = self._cols.get(name, template[name])
-            new = np.zeros((capacity, *old.shape[1:]), dtype=old.dtype)
+            dtype = (wider or {}).get(name, old.dtype)
+            new = np.zeros((capacity, *old.shape[1:]), dtype=dtype)
             new[:used] = old[:used]
             self._cols[name] = new
-        alive = np.zeros(capacity, dtype=bool)
-        alive[:used] = self._alive[:used]
-        self._alive = alive
 
     def _write(self, batch: FingerprintBatch | dict[str, np.ndarray]) -> None:
         """Append rows as live slots (columns only; the caller tracks the ids)."""
         columns = _columns(batch) if isinstance(batch, FingerprintBatch) else batch
         start, count = self._n, len(columns["ids"])
-        if start + count > len(self._alive):
+        wider = {
+            name: columns[name].dtype
+            for name in _NARROW
+            if columns[name].itemsize > self._cols[name].itemsize
+        }
+        if start + count > len(self._cols["ids"]) or wider:
             # Grow by a quarter: at a million items, doubling would reserve ~90 MB unused.
-            self._allocate(max(start + count, len(self._alive) * 5 // 4, 1024))
+            capacity = len(self._cols["ids"])
+            if start + count > capacity:
+                capacity = max(start + count, capacity * 5 // 4, 1024)
+            self._allocate(capacity, wider)
         for name in _FIELDS:
             self._cols[name][start : start + count] = columns[name]
-        self._alive[start : start + count] = True
+        self._cols["present"][start : start + count] |= ALIVE
         self._n += count
 
     def live(self) -> FingerprintBatch:
@@ -142,16 +186,20 @@ class NearDuplicateIndex(IndexSearch):
         ``has_sha256`` is False throughout. :meth:`updated` copies the index's own columns.
         """
         columns = self._live_columns()
+        count = len(columns["ids"])
         return FingerprintBatch(
-            **{
-                name: columns[name] for name in BATCH_FIELDS if name not in ("sha256", "has_sha256")
-            },
-            sha256=np.zeros((len(columns["ids"]), 4), dtype=np.uint64),
-            has_sha256=np.zeros(len(columns["ids"]), dtype=bool),
+            ids=columns["ids"].astype(np.int64),
+            sha256=np.zeros((count, 4), dtype=np.uint64),
+            has_sha256=np.zeros(count, dtype=bool),
+            pdq=columns["pdq"],
+            has_pdq=columns["present"] & PRESENT["pdq"] > 0,
+            pdq_quality=columns["pdq_quality"].astype(np.int16),
+            phash=columns["phash"],
+            has_phash=columns["present"] & PRESENT["phash"] > 0,
         )
 
     def _live_columns(self) -> dict[str, np.ndarray]:
-        slots = np.flatnonzero(self._alive[: self._n])
+        slots = np.flatnonzero(self._alive(slice(0, self._n)))
         return {name: self._cols[name][slots] for name in _FIELDS}
 
     def updated(
@@ -209,6 +257,8 @@ class NearDuplicateIndex(IndexSearch):
         columns = _columns(batch.take(known))
         for name in _FIELDS:
             mine, theirs = self._cols[name][slots[known]], columns[name]
+            if name == "present":
+                mine &= ~ALIVE
             equal = mine == theirs
             same &= equal.all(axis=1) if equal.ndim > 1 else equal
         for slot in slots[known[~same]].tolist():
@@ -242,8 +292,12 @@ class NearDuplicateIndex(IndexSearch):
         slots = np.full(len(ids), -1, dtype=np.int64)
         main_ids = self._cols["ids"][: self._built]
         if self._built:
-            at = np.minimum(np.searchsorted(main_ids, ids), self._built - 1)
-            found = (main_ids[at] == ids) & self._alive[at]
+            # In the column's own type: searchsorted would otherwise widen the whole column.
+            info = np.iinfo(main_ids.dtype)
+            fits = (ids >= info.min) & (ids <= info.max)
+            probe = np.where(fits, ids, 0).astype(main_ids.dtype)
+            at = np.minimum(np.searchsorted(main_ids, probe), self._built - 1)
+            found = (main_ids[at] == ids) & fits & self._alive(at)
             slots[found] = at[found]
         if self._tail:
             tail = self._tail
@@ -254,7 +308,7 @@ class NearDuplicateIndex(IndexSearch):
         return slots
 
     def _kill(self, slot: int) -> None:
-        self._alive[slot] = False
+        self._cols["present"][slot] &= ~ALIVE
         self._dead += 1
         if slot >= self._built:
             del self._tail[int(self._cols["ids"][slot])]
@@ -270,6 +324,6 @@ class NearDuplicateIndex(IndexSearch):
     @property
     def nbytes(self) -> int:
         """Memory held by the columns and tables (for the benchmark)."""
-        tables = [t.nbytes for t in (self._pdq_table, self._phash_table) if t is not None]
-        columns = sum(c.nbytes for c in self._cols.values()) + self._alive.nbytes
-        return columns + sum(tables) + self._sha_order.nbytes
+        tables = (self._pdq_table, self._phash_table, self._sha_table)
+        columns = sum(c.nbytes for c in self._cols.values())
+        return columns + sum(t.nbytes for t in tables if t is not None)

@@ -17,7 +17,40 @@ from storage.fingerprint_batch import NO_QUALITY, hex_words
 from storage.index_keys import Query
 from storage.mih import MultiIndex, distances, hamming_rows
 
-__all__ = ["IndexSearch"]
+__all__ = ["ALIVE", "PRESENT", "IndexSearch"]
+
+#: Bits of the index's ``present`` column: which hashes an item has, and whether its slot is
+#: live (an updated or removed item's old slot is dead until the next rebuild drops it).
+PRESENT = {"pdq": np.uint8(1), "phash": np.uint8(2)}
+ALIVE = np.uint8(4)
+
+
+def _close(
+    words: np.ndarray, slots: np.ndarray, bounds: np.ndarray, queries: np.ndarray, threshold: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which candidates are within ``threshold`` of their query: ``(query row, slot, distance)``.
+
+    Query ``i``'s candidates are ``slots[bounds[i]:bounds[i + 1]]``. Most are strangers, so
+    the first pass is as lean as numpy allows, for all queries at once: one gather, one XOR,
+    and the four per-word counts of a PDQ row (each at most 64) summed by a multiply into the
+    top byte of their uint32 view. That sum is modulo 256 (a row differing in all 256 bits
+    reads 0), so the few rows left are measured again exactly.
+    """
+    counts = np.diff(bounds)
+    rows = np.take(words, slots, axis=0, mode="clip")  # slots are valid: no checked copy
+    if words.shape[1] == 4 and len(slots) > 32 and threshold < 255:
+        rows ^= np.repeat(queries, counts, axis=0)
+        packed = np.bitwise_count(rows).view(np.uint32).reshape(-1)
+        near = packed * np.uint32(0x01010101) <= np.uint32((threshold << 24) | 0xFFFFFF)
+        at = np.flatnonzero(near)
+        owner = np.searchsorted(bounds, at, side="right") - 1
+        slots = slots[at]
+        rows = np.take(words, slots, axis=0, mode="clip")
+    else:
+        owner = np.repeat(np.arange(len(queries)), counts)
+    d = distances(rows, np.take(queries, owner, axis=0))
+    close = d <= threshold
+    return owner[close], slots[close], d[close]
 
 
 class IndexSearch:
@@ -26,12 +59,21 @@ class IndexSearch:
     pdq_threshold: int
     phash_threshold: int
     _cols: dict[str, np.ndarray]
-    _alive: np.ndarray
     _n: int
     _built: int
     _pdq_table: MultiIndex | None
     _phash_table: MultiIndex | None
-    _sha_order: np.ndarray
+    _sha_table: MultiIndex | None
+
+    def _has(self, name: str, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+        """Whether each of ``rows`` (all slots by default) has a ``name`` hash."""
+        return (self._cols["present"][rows] & PRESENT[name]) > 0
+
+    def _alive(self, rows: slice | np.ndarray) -> np.ndarray:
+        """Whether each of ``rows`` is a live slot."""
+        flags = self._cols["present"]
+        found = flags[rows] if isinstance(rows, slice) else np.take(flags, rows, mode="clip")
+        return (found & ALIVE) > 0
 
     def candidates(self, query: Fingerprint) -> list[Candidate]:
         """Items that are an exact SHA-256 hit or within a threshold on PDQ, mirrored PDQ or pHash.
@@ -81,66 +123,59 @@ class IndexSearch:
         k = len(queries)
         if not k:
             return []
-        words, has = self._cols[name], self._cols[f"has_{name}"]
+        words = self._cols[name]
         threshold = self.pdq_threshold if name == "pdq" else self.phash_threshold
         table = self._pdq_table if name == "pdq" else self._phash_table
-        owners, slots, dists = [], [], []
+        found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(k)]
         scan_from = 0 if brute_force else self._built  # no table means no main slot has it
         if table is not None and not brute_force:
-            owner, slot = table.probe_many(queries)
-            d = distances(np.take(words, slot, axis=0), np.take(queries, owner, axis=0))
-            close = d <= threshold
-            owner, slot, d = owner[close], slot[close], d[close]
-            alive = np.take(self._alive, slot)
-            owners.append(owner[alive])
-            slots.append(slot[alive])
-            dists.append(d[alive])
+            bounds, probed = table.probe_many(queries)
+            owner, slots, d = _close(words, probed, bounds, queries, threshold)
+            alive = self._alive(slots)
+            owner, slots, d = owner[alive], slots[alive], d[alive]
+            cuts = np.searchsorted(owner, np.arange(k + 1)).tolist()  # owners come in order
+            for row in range(k):
+                found[row].append((slots[cuts[row] : cuts[row + 1]], d[cuts[row] : cuts[row + 1]]))
         if scan_from < self._n:
             scan = slice(scan_from, self._n)
-            usable = has[scan] & self._alive[scan]
+            usable = self._has(name, scan) & self._alive(scan)
             for row in range(k):
                 d = hamming_rows(words[scan], queries[row])
                 hit = np.flatnonzero((d <= threshold) & usable)
-                owners.append(np.full(len(hit), row, dtype=np.intp))
-                slots.append(hit + scan_from)
-                dists.append(d[hit])
-        owner, slot, d = (
-            np.concatenate(a) if a else np.zeros(0, dtype=np.int64) for a in (owners, slots, dists)
-        )
-        # A neighbour close in several chunks is found several times: keep one of each.
-        key = owner.astype(np.int64) * (self._n + 1) + slot
-        order = np.argsort(key, kind="stable")
-        key, slot, d = key[order], slot[order], d[order]
-        first = np.ones(len(key), dtype=bool)
-        first[1:] = key[1:] != key[:-1]
-        key, slot, d = key[first], slot[first], d[first]
-        bounds = np.searchsorted(key // (self._n + 1), np.arange(k + 1))
-        return [
-            (slot[bounds[i] : bounds[i + 1]].astype(np.int64), d[bounds[i] : bounds[i + 1]])
-            for i in range(k)
-        ]
+                found[row].append((hit + scan_from, d[hit]))
+        answers = []
+        for parts in found:
+            if not parts:
+                answers.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)))
+                continue
+            if len(parts) == 1:
+                slots, d = parts[0]
+            else:
+                slots = np.concatenate([p[0] for p in parts])
+                d = np.concatenate([p[1] for p in parts])
+            slots = slots.astype(np.int64, copy=False)
+            if len(slots) > 1:
+                # A neighbour close in several chunks is found several times: keep one of each.
+                order = np.argsort(slots, kind="stable")
+                slots, d = slots[order], d[order]
+                first = np.append(True, slots[1:] != slots[:-1])
+                slots, d = slots[first], d[first]
+            answers.append((slots, d))
+        return answers
 
     def _find_exact(self, key: int, brute_force: bool) -> int | None:
         """The live slot whose SHA-256 key is ``key``, if any (natural keys make it unique)."""
-        keys, has = self._cols["sha_key"], self._cols["has_sha256"]
+        keys = self._cols["sha_key"]
         scan_from = 0
         if not brute_force:
-            # A bisection by hand: searchsorted(sorter=) copies an int32 sorter to intp per call.
-            order, lo, hi = self._sha_order, 0, len(self._sha_order)
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if int(keys[order[mid]]) < key:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            while lo < len(order) and int(keys[order[lo]]) == key:
-                slot = int(order[lo])
-                if self._alive[slot] and has[slot]:
-                    return slot
-                lo += 1
+            if self._sha_table is not None:
+                slots = self._sha_table.probe(np.array([key], dtype=np.uint64))
+                hits = slots[keys[slots] == np.uint64(key)]
+                for slot in hits[self._alive(hits)].tolist():
+                    return int(slot)
             scan_from = self._built
         scan = slice(scan_from, self._n)
-        hits = np.flatnonzero((keys[scan] == np.uint64(key)) & has[scan] & self._alive[scan])
+        hits = np.flatnonzero((keys[scan] == np.uint64(key)) & self._alive(scan))
         return int(hits[0]) + scan_from if len(hits) else None
 
     def _describe(
@@ -186,5 +221,5 @@ class IndexSearch:
         if query is None:
             return [None] * len(slots)
         found = hamming_rows(np.take(self._cols[name], slots, axis=0), query).tolist()
-        present = self._cols[f"has_{name}"][slots].tolist()
+        present = self._has(name, slots).tolist()
         return [d if ok else None for d, ok in zip(found, present, strict=True)]

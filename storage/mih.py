@@ -8,13 +8,18 @@ such value is a direct look-up in a counting-sorted table, and only the items fo
 compared in full. See Norouzi, Punjani and Fleet, "Fast Exact Search in Hamming Space with
 Multi-Index Hashing" (2014).
 
-Why this layout: the time goes into the random reads of candidate rows, so buckets must be
-sparse. ``b`` grows with the number of items (about ``log2(n) - 2``: ~5 items a bucket), which
-means long chunks with a radius of 2: for PDQ at 10M items, 12 chunks of 21 bits, ~1,900
-probes and ~9,000 candidates per query (16-bit chunks gave ~42,000). Memory is the other
-limit, so a bucket entry is a 3-byte slot (a uint16 and a uint8 column) and bucket offsets
-are uint32: ~4.8 bytes per item per table. The tables are immutable; :mod:`storage.index`
-adds a small brute-force tail for recent additions and rebuilds now and then.
+Why this layout: the time goes into random reads (a bucket's offsets, its entries, each
+candidate's row), so buckets must be sparse, and memory decides how many tables there can be.
+``b`` grows with the number of items (``chunk_bits_for``: two to four items a bucket), and the
+caller caps the tables; for PDQ at 10M items, 11 chunks of 22 bits: 2,563 probes and ~6,100
+candidates per query (12 chunks of 21 bits: 1,944 and ~9,300, and more memory). A bucket entry
+is a 3-byte slot (a uint16 and a uint8 column); bucket offsets are a uint32 per block of 32
+buckets plus a one-byte offset within the block (a block of more than 255 entries, many near
+copies of one picture, keeps its offsets in a small side table): ~1.2 bytes per bucket
+instead of 4. Candidates are checked for all queries at once,
+first by a lean pass over the whole row (see ``storage.index_search``). The tables are
+immutable; :mod:`storage.index` adds a small brute-force tail for recent additions and
+rebuilds now and then.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ import math
 import numpy as np
 
 __all__ = ["MultiIndex", "chunk_bits_for", "distances", "hamming_rows"]
+
+#: Buckets per block of the offset directory (a power of two).
+_BLOCK_SHIFT = 5
 
 
 def hamming_rows(words: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -48,8 +56,8 @@ def distances(rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
 
 
 def chunk_bits_for(items: int) -> int:
-    """Chunk width for ``items`` hashes: ~5 items per bucket, between 8 and 24 bits."""
-    return min(24, max(8, round(math.log2(max(items, 1))) - 2))
+    """Chunk width for ``items`` hashes: about two items per bucket, between 8 and 24 bits."""
+    return min(24, max(8, math.ceil(math.log2(max(items, 1))) - 2))
 
 
 def _masks(bits: int, radius: int) -> np.ndarray:
@@ -82,14 +90,26 @@ class MultiIndex:
     """
 
     __slots__ = (
+        "_base",
         "_bits",
+        "_carry",
+        "_carry_mask",
+        "_crowded",
         "_hi",
         "_lo",
         "_n",
-        "_offsets",
+        "_probe_base",
         "_probe_chunk",
         "_probe_mask",
+        "_probe_rel",
+        "_probe_table",
+        "_rel",
+        "_shift",
         "_starts",
+        "_wide_blocks",
+        "_wide_rel",
+        "_word",
+        "_word_after",
         "threshold",
     )
 
@@ -109,12 +129,19 @@ class MultiIndex:
         if words.ndim != 2 or words.dtype != np.uint64:
             raise ValueError("words must be a 2-d uint64 array")
         n, width = words.shape
-        bits = chunk_bits or chunk_bits_for(n)
-        count = min(width * 64 // bits, threshold + 1, tables or threshold + 1)
+        bits = max(_BLOCK_SHIFT, chunk_bits or chunk_bits_for(n))  # at least one whole block
+        count = max(1, min(width * 64 // bits, threshold + 1, tables or threshold + 1))
         self.threshold = threshold
         self._n = n
         self._bits = bits
         self._starts = np.arange(count, dtype=np.int64) * bits
+        # How to cut the chunks out of a query, worked out once (a query is a few numpy calls).
+        word, shift = np.divmod(self._starts, 64)
+        crossing = shift + bits > 64
+        self._word, self._shift = word, shift.astype(np.uint64)
+        self._word_after = np.minimum(word + 1, width - 1)
+        self._carry = np.where(crossing, 64 - shift, 0).astype(np.uint64)
+        self._carry_mask = np.where(crossing, ~np.uint64(0), np.uint64(0))
         # Radii summing (plus one each) to threshold + 1: the pigeonhole bound, as even as can be.
         base, extra = divmod(threshold + 1, count)
         radii = [base - 1 + (c < extra) for c in range(count)]
@@ -123,52 +150,126 @@ class MultiIndex:
             [np.full(len(m), c, dtype=np.int64) for c, m in enumerate(masks)]
         )
         self._probe_mask = np.concatenate(masks)
-        # Table c's bucket v holds entries [c * n + offsets[c, v], c * n + offsets[c, v + 1]).
         buckets = 1 << bits
-        offset_type = np.uint32 if n < 2**32 else np.int64
-        self._offsets = np.zeros((count, buckets + 1), dtype=offset_type)
+        blocks = max(1, buckets >> _BLOCK_SHIFT)
+        # Where each probe's table starts in the flattened directory arrays and entries.
+        self._probe_rel = self._probe_chunk * (buckets + 1)
+        self._probe_base = self._probe_chunk * (blocks + 1)
+        self._probe_table = self._probe_chunk * n
+        # Table c's bucket v holds entries c * n + [start(v), start(v + 1)), where
+        # start(v) = base[c, v >> 5] + rel[c, v]: a block's first offset, then the bucket's
+        # offset within its block.
         # A slot as a uint16 and a high part (uint8 below 16M items): 3 bytes instead of 4.
         slots = np.asarray(slots, dtype=np.int64)
         high_type = np.uint8 if n == 0 or int(slots.max()) >> 16 < 256 else np.uint32
         self._lo = np.empty(count * n, dtype=np.uint16)
         self._hi = np.empty(count * n, dtype=high_type)
+        firsts = np.arange(0, buckets + 1, 1 << _BLOCK_SHIFT)
+        firsts = np.append(firsts, buckets) if firsts[-1] != buckets else firsts
+        # Filled in place (no per-table pieces left behind on the heap). A block holding more
+        # than 255 entries (many near copies of one picture) keeps its offsets within the block
+        # in a side table instead, so crowded buckets cost ~140 bytes a block, not a wider type
+        # for every bucket.
+        self._base = np.empty((count, len(firsts)), dtype=np.uint32 if n < 2**32 else np.int64)
+        self._rel = np.empty((count, buckets + 1), dtype=np.uint8)
+        wide_blocks, wide_rel = [], []
         for c in range(count):
             values = _chunk_values(words, self._starts[c : c + 1], bits)[:, 0]
-            np.cumsum(np.bincount(values, minlength=buckets), out=self._offsets[c, 1:])
+            cumulative = np.zeros(buckets + 1, dtype=np.int64)
+            np.cumsum(np.bincount(values, minlength=buckets), out=cumulative[1:])
             ordered = slots[np.argsort(values, kind="stable")]
             self._lo[c * n : (c + 1) * n] = ordered & 0xFFFF
             self._hi[c * n : (c + 1) * n] = ordered >> 16
+            self._base[c] = cumulative[firsts]
+            # Each bucket's offset within its block, in place (a repeated copy would be 16 MB).
+            within = cumulative[: (len(firsts) - 1) << _BLOCK_SHIFT]
+            within.reshape(-1, 1 << _BLOCK_SHIFT)[...] -= self._base[c, :-1, None]
+            cumulative[len(within) :] -= self._base[c, -1]
+            per_block = within.reshape(-1, 1 << _BLOCK_SHIFT)
+            crowded = np.flatnonzero(per_block[:, -1] > 255)  # offsets only grow in a block
+            wide_blocks.append(crowded + c * len(firsts))
+            wide_rel.append(per_block[crowded].astype(np.uint32))
+            per_block[crowded] = 0
+            self._rel[c] = cumulative
+        self._base = self._base.reshape(-1)
+        self._rel = self._rel.reshape(-1)
+        self._wide_blocks = np.concatenate(wide_blocks)  # sorted: tables, then blocks in order
+        self._wide_rel = np.concatenate(wide_rel)
+        self._crowded = np.zeros(len(self._base), dtype=bool)  # a byte a block: 1.4 MB at 10M
+        self._crowded[self._wide_blocks] = True
 
     @property
     def nbytes(self) -> int:
-        return self._lo.nbytes + self._hi.nbytes + self._offsets.nbytes
+        sides = self._wide_blocks.nbytes + self._wide_rel.nbytes + self._crowded.nbytes
+        return self._lo.nbytes + self._hi.nbytes + self._base.nbytes + self._rel.nbytes + sides
 
     @property
     def probes(self) -> int:
         """Buckets looked at per query."""
         return len(self._probe_mask)
 
+    @property
+    def tables(self) -> int:
+        return len(self._starts)
+
     def probe(self, query: np.ndarray) -> np.ndarray:
         """Slots sharing a chunk value within its radius of ``query`` (w,) uint64."""
-        return self.probe_many(np.asarray(query, dtype=np.uint64).reshape(1, -1))[1]
+        query = np.asarray(query, dtype=np.uint64).reshape(1, -1)
+        if self.probes > 1 or self._carry_mask[0]:
+            return self.probe_many(query)[1]
+        # One bucket (an equality look-up): plain integers beat a dozen numpy calls.
+        bucket = int(query[0, self._word[0]]) >> int(self._shift[0]) & ((1 << self._bits) - 1)
+        start, end = self._start(bucket), self._start(bucket + 1)
+        slots = np.left_shift(self._hi[start:end], 16, dtype=np.int64)
+        slots |= self._lo[start:end]
+        return slots
+
+    def _start(self, bucket: int) -> int:
+        """Where the first table's ``bucket`` starts (:meth:`_offsets` for one bucket)."""
+        block = bucket >> _BLOCK_SHIFT
+        start = int(self._base[block]) + int(self._rel[bucket])
+        if self._crowded[block]:
+            at = int(np.searchsorted(self._wide_blocks, block))
+            start += int(self._wide_rel[at, bucket & ((1 << _BLOCK_SHIFT) - 1)])
+        return start
 
     def probe_many(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For queries (k, w) uint64: (query row, slot) of every candidate, as two arrays."""
+        """For queries (k, w) uint64: ``(bounds, slots)``, the candidate slots of query ``i``
+        being ``slots[bounds[i]:bounds[i + 1]]``."""
         k = len(queries)
-        values = _chunk_values(queries, self._starts, self._bits)
-        buckets = values[:, self._probe_chunk] ^ self._probe_mask  # (k, probes)
-        flat = (self._probe_chunk * (self._offsets.shape[1])) + buckets.astype(np.int64)
-        offsets = self._offsets.reshape(-1)
-        starts = offsets[flat].astype(np.int64).ravel()
-        lengths = offsets[flat + 1].astype(np.int64).ravel() - starts
-        total = int(lengths.sum())
+        values = queries[:, self._word] >> self._shift
+        values |= (queries[:, self._word_after] << self._carry) & self._carry_mask
+        values &= np.uint64((1 << self._bits) - 1)
+        buckets = (values[:, self._probe_chunk] ^ self._probe_mask).astype(np.int64)  # (k, p)
+        nxt = buckets + 1
+        starts = self._offsets(buckets)
+        lengths = self._offsets(nxt) - starts
+        starts += self._probe_table
+        per_query = lengths.sum(axis=1)
+        bounds = np.zeros(k + 1, dtype=np.int64)
+        np.cumsum(per_query, out=bounds[1:])
+        total = int(bounds[-1])
         if total == 0:
-            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.int64)
-        starts += np.tile(self._probe_chunk * self._n, k)
+            return bounds, np.empty(0, dtype=np.int64)
+        lengths, starts = lengths.ravel(), starts.ravel()
         # Concatenate the ranges [start, start + length) without a Python loop.
         before = np.cumsum(lengths) - lengths
-        positions = np.arange(total, dtype=np.int64) + np.repeat(starts - before, lengths)
-        slots = np.take(self._hi, positions).astype(np.int64) << 16
-        slots |= np.take(self._lo, positions)
-        owners = np.repeat(np.arange(k * self.probes, dtype=np.intp) // self.probes, lengths)
-        return owners, slots
+        positions = np.repeat(starts - before, lengths)
+        positions += np.arange(total, dtype=np.int64)
+        # Every index is in range by construction: mode="clip" spares numpy a checked copy.
+        slots = np.left_shift(np.take(self._hi, positions, mode="clip"), 16, dtype=np.int64)
+        slots |= np.take(self._lo, positions, mode="clip")
+        return bounds, slots
+
+    def _offsets(self, buckets: np.ndarray) -> np.ndarray:
+        """Where each of the probes' buckets (k, p) starts within its table, as int64."""
+        blocks = (buckets >> _BLOCK_SHIFT) + self._probe_base
+        start = np.take(self._base, blocks, mode="clip").astype(np.int64)
+        start += np.take(self._rel, buckets + self._probe_rel, mode="clip")
+        if len(self._wide_blocks):
+            crowded = np.take(self._crowded, blocks, mode="clip")
+            if crowded.any():
+                at = np.searchsorted(self._wide_blocks, blocks[crowded])
+                within = buckets[crowded] & ((1 << _BLOCK_SHIFT) - 1)
+                start[crowded] += self._wide_rel[at, within]
+        return start

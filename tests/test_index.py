@@ -10,7 +10,7 @@ import pytest
 from checks.errors import InvalidHash
 from checks.signals import Fingerprint, Pdq, Phash
 from storage.fingerprint_batch import hex_words
-from storage.index import FingerprintBatch, NearDuplicateIndex
+from storage.index import FingerprintBatch, NearDuplicateIndex, pdq_tables
 from storage.index_keys import sha_key, sha_keys
 from storage.mih import MultiIndex, chunk_bits_for, hamming_rows
 
@@ -72,17 +72,26 @@ def test_every_chunk_layout_finds_every_row_within_the_threshold(
             words[row, bit // 64] ^= np.uint64(1) << np.uint64(bit % 64)
     table = MultiIndex(words, np.arange(3000) + 5, threshold, chunk_bits=chunk_bits)
     queries = words[rng.integers(0, 3000, size=30)].copy()
-    owners, slots = table.probe_many(queries)
+    bounds, slots = table.probe_many(queries)
+    assert len(bounds) == len(queries) + 1
     for row, query in enumerate(queries):
         truth = set((np.flatnonzero(hamming_rows(words, query) <= threshold) + 5).tolist())
-        assert truth <= set(slots[owners == row].tolist())
+        assert truth <= set(slots[bounds[row] : bounds[row + 1]].tolist())
         assert truth  # the query's own row at least
 
 
 def test_chunk_width_keeps_buckets_sparse() -> None:
     assert chunk_bits_for(0) == chunk_bits_for(1) == 8
     assert chunk_bits_for(1_000_000) == 18
-    assert chunk_bits_for(10_000_000) == 21
+    assert chunk_bits_for(10_000_000) == 22
+
+
+def test_pdq_tables_fit_the_memory_budget_at_ten_million() -> None:
+    # A million items get every table the pigeonhole allows (256 // 18 = 14); ten million get
+    # eleven of 22 bits, ~35 MB each, so the whole index stays under 1 GB.
+    assert pdq_tables(1_000_000, chunk_bits_for(1_000_000)) >= 256 // 18
+    assert pdq_tables(10_000_000, chunk_bits_for(10_000_000)) == 11
+    assert pdq_tables(100_000_000, 24) == 11  # never so few that probes explode
 
 
 def test_fast_path_equals_brute_force_around_the_thresholds() -> None:
@@ -335,3 +344,79 @@ def test_a_query_s_views_find_what_brute_force_finds_by_pdq() -> None:
         }
         assert {(c.item_id, c.pdq_distance, c.item_pdq_quality) for c in found} == reference
         assert not any(c.exact or c.mirrored or c.phash_distance is not None for c in found)
+
+
+def test_crowded_blocks_keep_their_offsets_aside_and_lose_nothing() -> None:
+    # 600 copies of one hash put far more than 255 entries in one block of buckets.
+    rng = np.random.default_rng(14)
+    words = rng.integers(0, 2**63, size=(2000, 4), dtype=np.uint64)
+    words[:600] = words[0]
+    words[600:700] = words[600]  # crowded too, but not past a byte
+    table = MultiIndex(words, np.arange(2000), threshold=31, chunk_bits=12)
+    assert table._rel.dtype == np.uint8
+    assert 0 < len(table._wide_blocks) <= table.tables
+    for row, copies in ((0, range(600)), (600, range(600, 700)), (1500, [1500])):
+        query = words[row].copy()
+        query[1] ^= np.uint64(0b1011)
+        found = table.probe(query).tolist()
+        assert set(copies) <= set(found)
+    sparse = MultiIndex(words[600:], np.arange(600, 2000), threshold=31, chunk_bits=12)
+    assert len(sparse._wide_blocks) == 0
+    # Equality look-ups (one probe, plain integers) read the side table as well.
+    keys = np.repeat(rng.integers(1, 2**63, size=(1, 1), dtype=np.uint64), 400, axis=0)
+    keys = np.concatenate([keys, rng.integers(1, 2**63, size=(100, 1), dtype=np.uint64)])
+    exact = MultiIndex(keys, np.arange(500), threshold=0, chunk_bits=8)
+    assert len(exact._wide_blocks) == 1
+    assert set(exact.probe(keys[0]).tolist()) >= set(range(400))
+    for row in range(400, 500):
+        assert row in exact.probe(keys[row]).tolist()
+
+
+def test_radius_zero_table_finds_equal_keys_only() -> None:
+    rng = np.random.default_rng(15)
+    keys = rng.integers(1, 2**63, size=(3000, 1), dtype=np.uint64)
+    table = MultiIndex(keys, np.arange(3000), threshold=0, chunk_bits=9)
+    assert table.probes == 1
+    for row in (0, 1234, 2999):
+        found = table.probe(keys[row])
+        assert row in found.tolist()
+        assert len(found) < 40  # one bucket, not a scan
+
+
+def test_ids_beyond_32_bits_widen_the_id_column() -> None:
+    rng = random.Random(16)
+    small = {i: item(rng) for i in range(1, 30)}
+    index = NearDuplicateIndex.from_batches([FingerprintBatch.from_fingerprints(small.items())])
+    assert index._cols["ids"].dtype == np.int32
+    huge = 2**40 + 7
+    wide = item(rng)
+    assert index.add(huge, wide)
+    assert index._cols["ids"].dtype == np.int64
+    index.rebuild()
+    assert huge in index and 5 in index and 2**33 not in index and -(2**40) not in index
+    assert [c.item_id for c in index.candidates(Fingerprint(pdq=wide.pdq))] == [huge]
+    assert [c.item_id for c in index.candidates(Fingerprint(sha256=small[5].sha256))] == [5]
+    assert index.remove(huge) and huge not in index
+    assert index.live().ids.dtype == np.int64
+    narrow = NearDuplicateIndex.from_batches([FingerprintBatch.from_fingerprints(small.items())])
+    assert 2**40 + 7 not in narrow and not narrow.remove(2**40 + 7)  # no int32 wrap-around
+
+
+def test_an_out_of_range_quality_widens_its_column_rather_than_wrapping() -> None:
+    rng = random.Random(17)
+    index = NearDuplicateIndex()
+    index.add(1, item(rng, quality=90))
+    assert index._cols["pdq_quality"].dtype == np.int8
+    stored = item(rng)
+    batch = FingerprintBatch.from_fingerprints([(2, stored)])
+    batch.pdq_quality[:] = 300  # never produced nor imported (0-100), but kept as it is
+    index.add_batch(batch)
+    assert [c.item_pdq_quality for c in index.candidates(Fingerprint(pdq=stored.pdq))] == [300]
+    assert index.live().pdq_quality.tolist() == [90, 300]
+
+
+def test_no_sha256_key_is_zero() -> None:
+    words = np.zeros((3, 4), dtype=np.uint64)
+    words[1, 0] = 1
+    assert (sha_keys(words) & np.uint64(1) == 1).all()
+    assert sha_key(words[2]) & 1 == 1
