@@ -1,135 +1,123 @@
 """Load on the whole bot: simulated tipsters send photos through the fake Telegram.
 
 The bot runs as in production (``tipline run`` in its own process, a worker pool, SQLite)
-against the fake Bot API on 127.0.0.1. Each tipster sends a photo, waits for its verdict card,
-then sends the next. Prints JSON: time from update to verdict card (median, 95th percentile),
-photos per second, errors, and the bot's longest event-loop stall (from its own log).
-Bounded: --photos in total, and --timeout seconds at most.
+against the fake Bot API on 127.0.0.1. Two ways to load it:
+
+- closed (default): each tipster sends a photo, waits for its verdict card, sends the next;
+  by Little's law the mean time to a card is then tipsters / throughput.
+- open (``--rate R``): photos leave at R a second in total, each from a tipster who is not
+  waiting for a card (one waiting card per chat, so each card is timed against its own photo);
+  the time to a card is then what a tipster sees at that rate.
+
+Prints JSON: time from update to verdict card (median, 95th percentile), photos per second,
+errors, the bot's longest event-loop stall (from its own log), and the CPU each part used per
+photo: the bot's process, its workers, and this process (the fake Telegram and the tipsters).
+``--bot-root`` runs the bot from another checkout (the current main, say) under the same fake
+and the same load, for a side-by-side comparison. Bounded: --photos in total, --timeout
+seconds at most per run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import os
-import re
-import signal
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the fake Telegram lives in the test suite
+from botrun import CardClock, bot_environment, exit_on_sigterm, percentile, photo, running_bot
 
-from PIL import Image, ImageDraw  # noqa: E402
-
-from tests.fakebotapi import FakeBotAPI, FakeUser  # noqa: E402
+from tests.fakebotapi import FakeBotAPI, FakeUser
 
 
-def photo(seed: int) -> bytes:
-    """A distinct 1280x960 JPEG, the size Telegram delivers photos at."""
-    image = Image.new("RGB", (1280, 960), ((seed * 67) % 256, (seed * 131) % 256, 90))
-    draw = ImageDraw.Draw(image)
-    for i in range(40):
-        x = (i * 97 + seed * 53) % 1180
-        y = (i * 41 + seed * 29) % 880
-        colour = ((i * 40 + seed * 7) % 256, (255 - i * 9) % 256, (seed * 17 + i * 23) % 256)
-        draw.rectangle((x, y, x + 40 + i * 4, y + 30 + (i * 7) % 60), fill=colour)
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=85)
-    return out.getvalue()
+async def _closed(clock: CardClock, users: list[FakeUser], pictures: list[bytes]) -> None:
+    async def tipster(user: FakeUser, mine: list[bytes]) -> None:
+        for data in mine:
+            clock.sent(user.id)
+            user.send_photo(data)
+            await clock.idle(user.id)
+
+    share = [pictures[i :: len(users)] for i in range(len(users))]
+    await asyncio.gather(*(tipster(u, p) for u, p in zip(users, share, strict=True)))
 
 
-def text_of(message: dict) -> str:
-    return message.get("text") or message.get("caption") or ""
-
-
-async def tipster(api: FakeBotAPI, user: FakeUser, photos: list[bytes], out: list[float]) -> None:
-    for data in photos:
-        start = time.perf_counter()
+async def _open(clock: CardClock, users: list[FakeUser], pictures: list[bytes], rate: float) -> int:
+    """Send at ``rate``; returns how many photos left late because every tipster was waiting."""
+    start, late = time.perf_counter(), 0
+    for i, data in enumerate(pictures):
+        due = start + i / rate
+        while not (free := [u for u in users if not clock.outstanding(u.id)]):
+            await clock.any_answer()
+        if (wait := due - time.perf_counter()) > 0:
+            await asyncio.sleep(wait)
+        elif wait < -0.05:
+            late += 1
+        user = free[i % len(free)]
+        clock.sent(user.id)
         user.send_photo(data)
-        await api.wait_for_message(user, "Ticket", timeout=300)
-        out.append(time.perf_counter() - start)
+    for user in users:
+        await clock.idle(user.id)
+    return late
 
 
-async def run(args: argparse.Namespace) -> dict[str, object]:
+async def run(args: argparse.Namespace, bot_root: Path | None) -> dict[str, object]:
     pictures = [photo(i) for i in range(args.photos)]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
         # Without thumbnails: making them in Pillow would make the fake, not the bot, the
         # bottleneck of this machine (the bot only reads a photo's largest size).
         async with FakeBotAPI(photo_thumbnails=False) as api:
             users = [api.add_user(f"Tipster{i}") for i in range(args.tipsters)]
             admin = api.add_user("Admin")
             mods = api.add_group("Moderators", admins=[admin])
-            env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")},
-                "TELEGRAM_BOT_TOKEN": api.token,
-                "TELEGRAM_API_BASE_URL": api.root,
-                "TIPLINE_MODERATOR_CHAT_ID": str(mods.id),
-                "TIPLINE_ADMIN_IDS": str(admin.id),
-                "TIPLINE_SECRET_KEY": "bench-secret-key-long-enough-for-tipline-0000",
-                "TIPLINE_DATABASE_URL": str(Path(tmp) / "bench.db"),
-                "TIPLINE_MEDIA_DIR": str(Path(tmp) / "media"),
-                "TIPLINE_WORKERS": str(args.workers),
-                "TIPLINE_PACE_MESSAGES": "false",
-            }
-            log = Path(tmp) / "bot.log"
-            with log.open("wb") as handle:
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "bot",
-                    "run",
-                    env=env,
-                    cwd=tmp,
-                    stdout=handle,
-                    stderr=handle,
-                    start_new_session=True,
-                )
-            try:
-                await api.wait_until(lambda: api.calls_to("getUpdates"), timeout=60)
-                latencies: list[float] = []
-                share = [pictures[i :: args.tipsters] for i in range(args.tipsters)]
-                start = time.perf_counter()
-                await asyncio.wait_for(
-                    asyncio.gather(
-                        *(tipster(api, u, p, latencies) for u, p in zip(users, share, strict=True))
-                    ),
-                    timeout=args.timeout,
-                )
-                elapsed = time.perf_counter() - start
-            finally:
-                if proc.returncode is None:
-                    proc.send_signal(signal.SIGTERM)  # a clean stop: the bot closes its pool
-                    try:
-                        await asyncio.wait_for(proc.wait(), timeout=60)
-                    except TimeoutError:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                        await proc.wait()
-            text = log.read_text(errors="replace")
+            env = bot_environment(api, tmp, mods.id, admin.id)
+            env["TIPLINE_WORKERS"] = str(args.workers)
+            env["TIPLINE_PACE_MESSAGES"] = "false"  # a test server: no 30/s cap
+            # Throughput, not fair use: one tipster may send every photo of a run.
+            env["TIPLINE_SOURCE_PICTURES"] = env["TIPLINE_SOURCE_PENDING"] = "0"
+            late = 0
+            async with running_bot(api, env, tmp, bot_root=bot_root) as bot:
+                with CardClock(api) as clock:
+                    before = bot.cost()
+                    start = time.perf_counter()
+                    load = (
+                        _open(clock, users, pictures, args.rate)
+                        if args.rate
+                        else _closed(clock, users, pictures)
+                    )
+                    result = await asyncio.wait_for(load, timeout=args.timeout)
+                    elapsed = time.perf_counter() - start
+                    cost = bot.cost().minus(before)
+                    late = result or 0
+            latencies = sorted(clock.latencies)
+            errors = bot.errors()
             if args.keep_log:
-                args.keep_log.write_text(text)
-            stall = re.search(r"longest event-loop stall: ([0-9.]+) ms", text)
-            errors = [line for line in text.splitlines() if " ERROR " in line]
-            latencies.sort()
+                args.keep_log.write_text(bot.log_text())
             return {
+                "bot": str(bot_root or "this checkout"),
+                "mode": f"open, {args.rate}/s offered" if args.rate else "closed",
                 "tipsters": args.tipsters,
                 "photos": len(latencies),
                 "workers": args.workers,
                 "cores": os.cpu_count(),
                 "answered": len(latencies) == args.photos,
+                "sent_late": late,
                 "bot_errors": len(errors),
                 "api_error_answers": len(api.errors),
                 "median_ms": round(statistics.median(latencies) * 1000, 1),
-                "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 1),
+                "p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
                 "max_ms": round(latencies[-1] * 1000, 1),
                 "photos_per_second": round(len(latencies) / elapsed, 1),
                 "elapsed_s": round(elapsed, 1),
-                "longest_event_loop_stall_ms": float(stall.group(1)) if stall else None,
+                "longest_event_loop_stall_ms": bot.longest_stall_ms(),
+                "cpu_ms_per_photo": cost.per_photo_ms(len(latencies)),
+                # What these costs allow at best: every core busy on this and nothing else.
+                "ceiling_photos_per_second": round(
+                    (os.cpu_count() or 1) * len(latencies) / max(cost.total, 1e-9), 1
+                ),
                 "first_errors": errors[:5],
                 "first_api_error_answers": [
                     f"{call.method}: {call.response}" for call in api.errors[:5]
@@ -138,13 +126,28 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
 
 def main() -> None:
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tipsters", type=int, default=50)
     parser.add_argument("--photos", type=int, default=500)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--rate", type=float, default=0.0, help="photos a second (open load)")
     parser.add_argument("--timeout", type=float, default=900.0)
-    parser.add_argument("--keep-log", type=Path, help="copy the bot's log here")
-    print(json.dumps(asyncio.run(run(parser.parse_args())), indent=1))
+    parser.add_argument(
+        "--bot-root",
+        type=Path,
+        action="append",
+        help="run the bot from this checkout (repeat to compare; runs alternate in order)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="runs per bot, interleaved")
+    parser.add_argument("--keep-log", type=Path, help="copy the (last) bot's log here")
+    args = parser.parse_args()
+    results = [
+        asyncio.run(run(args, root))
+        for _ in range(args.rounds)
+        for root in (args.bot_root or [None])
+    ]
+    print(json.dumps(results if len(results) > 1 else results[0], indent=1))
 
 
 if __name__ == "__main__":

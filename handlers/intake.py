@@ -7,6 +7,7 @@ ticket, then processed in the background. The same update delivered twice record
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -17,16 +18,19 @@ from telegram import Bot, Message, MessageOriginChannel, MessageOriginChat, Upda
 from telegram.ext import BaseHandler, MessageHandler, filters
 
 from handlers.context import TiplineContext
+from handlers.fairuse import over_fair_use
 from handlers.i18n import N_, Texts, texts_for
 from handlers.linkfetch import find_urls
-from handlers.services import FairUse, Services
-from handlers.telegram_notifier import TELEGRAM_DOWNLOAD_LIMIT, tip_flow
-from storage.errors import Conflict
-from storage.tips import ItemOrigin, ItemSource, RecordedTip, SourceActivity, SubmissionDraft
+from handlers.services import Services
+from handlers.telegram_notifier import TELEGRAM_DOWNLOAD_LIMIT, TelegramNotifier, tip_flow
+from storage.errors import Conflict, StorageFull
+from storage.tips import ItemOrigin, ItemSource, RecordedTip, SubmissionDraft
 
 __all__ = ["HANDLERS", "new_ticket", "resume", "schedule_processing"]
 
 log = logging.getLogger(__name__)
+
+_NO_TURN = contextlib.nullcontext()
 
 #: Crockford-style alphabet: no 0/O, 1/I/L or U, so a ticket read aloud is not misheard.
 _TICKET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -45,23 +49,16 @@ REFUSE_NO_PICTURE = N_(
     "Please send a picture (as a photo or, to keep its metadata, as a file), an album, or a "
     "link to a picture. /help explains more."
 )
-REFUSE_OVER_PICTURES = N_(
-    "Thank you. To keep the tip line open for everyone, it takes a limited number of pictures "
-    "from one person in {window} (up to {limit}), so this was not recorded. Please send it "
-    "again {when}."
-)
-REFUSE_ALBUM_OVER_PICTURES = N_(
-    "Thank you. To keep the tip line open for everyone, it takes a limited number of pictures "
-    "from one person in {window} (up to {limit}), so the pictures of this album over that "
-    "limit were not recorded; those before it were. Please send the rest again {when}."
-)
-REFUSE_OVER_PENDING = N_(
-    "Thank you. Tips of yours waiting for the moderators: {count}, the most the tip line holds "
-    "from one person at a time, so this was not recorded. Please send it again once some of "
-    "them have been checked; /status shows where they stand."
-)
 #: Albums remembered as already told they went over the limit, so one album gets one answer.
 _REFUSED_ALBUMS_KEPT = 1024
+REFUSE_STORAGE_FULL = N_(
+    "Tipline cannot take new tips right now: its storage is full, so nothing of this message "
+    "was kept. Please send it again later. The newsroom has been told."
+)
+STORAGE_FULL_NOTICE = N_(
+    "The database's disk is full: new tips are refused (their senders are asked to send them "
+    "again later) and tips already taken wait. Free some space; Tipline goes on by itself."
+)
 REFUSE_UNSUPPORTED = N_(
     "Tipline checks pictures only, not videos, voice messages or stickers. Please send a photo "
     "or an image file."
@@ -100,7 +97,12 @@ def _provenance(message: Message) -> dict[str, Any] | None:
 
 
 def schedule_processing(
-    context: TiplineContext, submission_id: int, *, delay: float = 0.0, update: object = None
+    context: TiplineContext,
+    submission_id: int,
+    *,
+    delay: float = 0.0,
+    update: object = None,
+    source: str | None = None,
 ) -> None:
     """Process a submission in the background; an album waits for its last part first."""
     services = context.services
@@ -111,13 +113,17 @@ def schedule_processing(
     if running is not None and not running.done():
         return  # the running task waits until the (new) deadline, then processes everything
     services.pending[submission_id] = context.application.create_task(
-        resume(context.bot, services, submission_id), update=update
+        resume(context.bot, services, submission_id, source), update=update
     )
 
 
-async def resume(bot: Bot, services: Services, submission_id: int) -> None:
+async def resume(
+    bot: Bot, services: Services, submission_id: int, source: str | None = None
+) -> None:
     """Wait for the submission's deadline (an album's last part), then process it; again if
-    another part arrived while it was being processed (that part moved the deadline)."""
+    another part arrived while it was being processed (that part moved the deadline). Tips of
+    one ``source`` are processed one at a time, so a source sending many cannot fill the
+    worker pool's queue ahead of everyone else."""
     loop = asyncio.get_running_loop()
     try:
         while True:
@@ -125,7 +131,8 @@ async def resume(bot: Bot, services: Services, submission_id: int) -> None:
             while (wait := services.deadlines.get(submission_id, 0.0) - loop.time()) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(wait)
             started = loop.time()
-            await tip_flow(bot, services).process(submission_id)
+            async with services.processing_turns.hold(source) if source else _NO_TURN:
+                await tip_flow(bot, services).process(submission_id)
             if services.deadlines.get(submission_id, 0.0) < started:
                 break
     finally:
@@ -133,37 +140,18 @@ async def resume(bot: Bot, services: Services, submission_id: int) -> None:
         services.deadlines.pop(submission_id, None)
 
 
-def _over_fair_use(
-    limits: FairUse, activity: SourceActivity, draft: SubmissionDraft
-) -> Callable[[Texts], str] | None:
-    """Why this draft is over its source's fair use, as a reply in the reader's language;
-    None if it may be recorded."""
-    if limits.pending and activity.pending >= limits.pending:
-        return lambda t: t._(REFUSE_OVER_PENDING, count=activity.pending)
-    if limits.pictures and activity.pictures + len(draft.items) > limits.pictures:
-        # The window frees up as its oldest tip leaves it.
-        oldest = activity.oldest or activity.as_of
-        wait = oldest + limits.window - activity.as_of
-        refusal = REFUSE_ALBUM_OVER_PICTURES if draft.media_group else REFUSE_OVER_PICTURES
-        return lambda t: t._(
-            refusal,
-            window=t.duration(limits.window),
-            limit=limits.pictures,
-            when=t.duration(wait, ahead=True),
-        )
-    return None
-
-
 async def _record(services: Services, draft: SubmissionDraft) -> RecordedTip | _Refused:
     """Record the draft unless its source is over the fair-use limits. Counting
     and recording hold the source's lock: its updates arrive concurrently."""
-    async with services.source_locks.hold(draft.tipster or ""):
-        if services.fair_use.pictures or services.fair_use.pending:
-            activity = await services.storage.activity_of(
-                draft.tipster or "", services.fair_use.window, draft.media_group
-            )
-            refusal = _over_fair_use(services.fair_use, activity, draft)
+    source, limits = draft.tipster or "", services.fair_use
+    async with services.source_locks.hold(source):
+        if limits.pictures or limits.pending:
+            activity = await services.storage.activity_of(source, limits.window, draft.media_group)
+            pictures, album = len(draft.items), draft.media_group is not None
+            refusal = over_fair_use(limits, activity, pictures, album)
             if refusal is not None:
+                now = asyncio.get_running_loop().time()
+                services.over_limit.remember(source, activity, limits, now)
                 return _Refused(refusal)
         for attempt in range(_TICKET_ATTEMPTS):
             try:
@@ -182,10 +170,16 @@ class _Refused:
     reply: Callable[[Texts], str]
 
 
-def _first_refusal_of_album(services: Services, album: str | None) -> bool:
+def _tell_refusal(services: Services, source: str, album: str | None) -> bool:
+    """Whether to answer this refusal: once per album, and for single pictures once per
+    quiet period per source, so a flood of refused pictures is not a flood of replies."""
+    if album is not None:
+        return _first_refusal_of_album(services, album)
+    return services.over_limit.tell(source, asyncio.get_running_loop().time())
+
+
+def _first_refusal_of_album(services: Services, album: str) -> bool:
     """True unless this album was already told it went over (one answer per album)."""
-    if album is None:
-        return True
     if album in services.refused_albums:
         return False
     services.refused_albums[album] = None
@@ -194,28 +188,81 @@ def _first_refusal_of_album(services: Services, album: str | None) -> bool:
     return True
 
 
+async def _storage_full(update: Update, services: Services, language: str) -> None:
+    """The tip could not be written: say so plainly (nothing was kept, send it again later),
+    and tell the moderators once until a tip is recorded again."""
+    message = update.effective_message
+    assert message is not None
+    log.error("a tip could not be recorded: the database's disk is full")
+    await message.reply_text(texts_for(language)._(REFUSE_STORAGE_FULL))
+    if services.storage_full_told:
+        return
+    services.storage_full_told = True
+    try:
+        await TelegramNotifier(message.get_bot(), services).post_notice(
+            services.newsroom_texts._(STORAGE_FULL_NOTICE)
+        )
+    except Exception:  # a warning, not the tip's work
+        log.warning("could not tell the moderators the database's disk is full")
+        services.storage_full_told = False
+    else:
+        services.review_pacer.record()
+
+
+async def _refused(
+    update: Update,
+    services: Services,
+    tipster: str,
+    reply: Callable[[Texts], str],
+    language: str | None = None,
+) -> None:
+    """A tip over its source's fair use: nothing was recorded; the source is told (once per
+    album, at most once a quiet period otherwise)."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    log.info("a tip over its source's fair use was not recorded")
+    if _tell_refusal(services, tipster, message.media_group_id):
+        if language is None:
+            language = await services.language_of(user.id, user.language_code)
+        await message.reply_text(reply(texts_for(language)))
+
+
 async def _accept(update: Update, context: TiplineContext, sources: list[ItemSource]) -> None:
     message = update.effective_message
     user, chat = update.effective_user, update.effective_chat
     assert message is not None and user is not None and chat is not None
     services = context.services
+    tipster, album = services.identities.pseudonym(user.id), message.media_group_id
+    # A source known to be over a limit is refused before anything is looked up or locked: a
+    # flood of its pictures then costs next to nothing and delays no one else.
+    known = (
+        None if album else services.over_limit.recall(tipster, asyncio.get_running_loop().time())
+    )
+    if known is not None and (
+        refusal := over_fair_use(services.fair_use, known, len(sources), False)
+    ):
+        await _refused(update, services, tipster, refusal)
+        return
     language = await services.language_of(user.id, user.language_code)
     draft = SubmissionDraft(
         ticket=new_ticket(),
         update_id=update.update_id,
-        tipster=services.identities.pseudonym(user.id),
+        tipster=tipster,
         sealed_chat=services.identities.seal_chat_id(chat.id),
         items=tuple(sources),
         provenance=_provenance(message),
-        media_group=message.media_group_id,
+        media_group=album,
         bot_id=context.bot.id,
         language=language,
     )
-    recorded = await _record(services, draft)
+    try:
+        recorded = await _record(services, draft)
+    except StorageFull:
+        await _storage_full(update, services, language)
+        return
+    services.storage_full_told = False
     if isinstance(recorded, _Refused):
-        log.info("a tip over its source's fair use was not recorded")
-        if _first_refusal_of_album(services, draft.media_group):
-            await message.reply_text(recorded.reply(texts_for(language)))
+        await _refused(update, services, tipster, recorded.reply, language)
         return
     submission = recorded.submission
     if not recorded.created and not recorded.added_items:
@@ -230,7 +277,7 @@ async def _accept(update: Update, context: TiplineContext, sources: list[ItemSou
             do_quote=False,
         )
     delay = services.album_wait if submission.media_group else 0.0
-    schedule_processing(context, submission.id, delay=delay, update=update)
+    schedule_processing(context, submission.id, delay=delay, update=update, source=tipster)
 
 
 async def on_photo(update: Update, context: TiplineContext) -> None:

@@ -8,13 +8,13 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Protocol
 
 import httpx
 
 from checks.matching import Region
 from checks.report import Report
+from handlers.fairuse import FairUse, OverLimit
 from handlers.i18n import DEFAULT_LANGUAGE, Texts, resolve_language, supported_language, texts_for
 from handlers.linkfetch import FetchedImage, fetch_image
 from handlers.pacing import ReviewPacer
@@ -42,18 +42,6 @@ class Analyser(Protocol):
     ) -> bytes:
         """Both pictures side by side; ``region`` (left, top, right, bottom as fractions) is
         outlined on the submitted one, where the known picture sits in it."""
-
-
-@dataclass(frozen=True, slots=True)
-class FairUse:
-    """How much one source may send, so that one account cannot fill the review queue and the
-    disk; 0 turns a limit off."""
-
-    #: Pictures (and links) accepted from one pseudonym per :attr:`window`.
-    pictures: int = 30
-    window: timedelta = timedelta(minutes=10)
-    #: Tips of one pseudonym waiting for the moderators at a time.
-    pending: int = 20
 
 
 class KeyedLocks:
@@ -105,8 +93,14 @@ class Services:
     fair_use: FairUse = field(default_factory=FairUse)
     #: Held per pseudonym while a tip is checked against :attr:`fair_use` and recorded.
     source_locks: KeyedLocks = field(default_factory=KeyedLocks)
+    #: Held per pseudonym while one of its tips is processed: a source's tips take turns.
+    processing_turns: KeyedLocks = field(default_factory=KeyedLocks)
     #: Albums already told that part of them was over the limit (told once, not per part).
     refused_albums: dict[str, None] = field(default_factory=dict)
+    #: The moderators were told the database's disk is full (until a tip is recorded again).
+    storage_full_told: bool = False
+    #: Sources over a fair-use limit, and those recently told so.
+    over_limit: OverLimit = field(default_factory=OverLimit)
     #: Keeps the moderators' chat within its messages a minute, across every tip.
     review_pacer: ReviewPacer = field(default_factory=lambda: ReviewPacer(budget=0))
     #: Seconds to wait for the rest of an album before processing it.

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from checks.errors import TiplineError
 
-__all__ = ["Conflict", "MigrationError", "NotFound", "StorageError", "StorageUnavailable"]
+__all__ = [
+    "Conflict",
+    "MigrationError",
+    "NotFound",
+    "StorageError",
+    "StorageFull",
+    "StorageUnavailable",
+]
 
 
 class StorageError(TiplineError):
@@ -23,6 +30,13 @@ class StorageUnavailable(StorageError):
     """Cannot connect or open; trying again later may work."""
 
     code = "storage_unavailable"
+
+
+class StorageFull(StorageUnavailable):
+    """The database's disk (or its size cap) is full: the change was not written, and trying
+    again once space is freed works."""
+
+    code = "storage_full"
 
 
 class MigrationError(StorageError):

@@ -245,10 +245,15 @@ class FakeBotAPI:
         """The bot's messages in ``chat``, in send order, as they are now (after edits)."""
         chat_id = chat_id_of(chat)
         return [
-            copy.deepcopy(self.state.messages[cid][mid])
-            for cid, mid in self.state.bot_sent
-            if cid == chat_id
+            copy.deepcopy(self.state.messages[chat_id][mid])
+            for mid in self.state.bot_sent_in.get(chat_id, ())
         ]
+
+    def watch_messages(self, callback: Callable[[JSON], None]) -> Callable[[], None]:
+        """Call ``callback`` with every message the bot sends from now on, as it arrives (no
+        polling: for load tests timing thousands of messages); returns the way to stop."""
+        self.state.watchers.append(callback)
+        return lambda: self.state.watchers.remove(callback)
 
     def commands(self, scope: Any = None, language_code: str = "") -> list[JSON]:
         """What setMyCommands recorded for ``scope`` (a PTB BotCommandScope, a dict, a type
@@ -314,9 +319,11 @@ class FakeBotAPI:
 
         def check() -> list[tuple[int, JSON]] | None:
             found = []
-            for cid, mid in self.state.bot_sent:
-                if cid == chat_id and (cid, mid) not in self._seen_messages:
-                    message = self.state.messages[cid][mid]
+            # Only this chat's messages: under load, scanning every chat's on each wake-up
+            # made the fake, not the bot, the bottleneck.
+            for mid in self.state.bot_sent_in.get(chat_id, ()):
+                if (chat_id, mid) not in self._seen_messages:
+                    message = self.state.messages[chat_id][mid]
                     if match(message):
                         found.append((mid, message))
             return found[:count] if len(found) >= count else None

@@ -289,6 +289,9 @@ class State:
         self.chats: dict[int, Chat] = {}
         self.messages: dict[int, dict[int, JSON]] = {}  # chat id -> message id -> message
         self.bot_sent: list[tuple[int, int]] = []  # (chat_id, message_id) in send order
+        self.bot_sent_in: dict[int, list[int]] = {}  # chat id -> the bot's message ids, in order
+        #: Called with each message the bot sends, as it is stored (a load test's eyes).
+        self.watchers: list[Callable[[JSON], None]] = []
         self.files: dict[str, StoredFile] = {}  # by file_id
         self.files_by_path: dict[str, StoredFile] = {}
         self.downloads: list[str] = []  # file paths the bot fetched, in order
@@ -332,6 +335,9 @@ class State:
         self.messages[chat.id][message["message_id"]] = message
         if sender.id == self.bot.id:
             self.bot_sent.append((chat.id, message["message_id"]))
+            self.bot_sent_in.setdefault(chat.id, []).append(message["message_id"])
+            for watch in self.watchers:
+                watch(message)
         self.notifier.notify()
         return message
 
