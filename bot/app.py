@@ -11,15 +11,25 @@ from typing import Any
 import httpx
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseRateLimiter,
+    ContextTypes,
+    Defaults,
+)
 
+from bot.exchange_cli import start_feed_server
+from bot.fairlimit import FairRateLimiter
 from bot.loopwatch import LoopWatch
 from bot.settings import BotSettings
 from bot.workers import make_analyser
 from checks.errors import ConfigError
-from handlers import admin, gatekeeper, intake, overview, review, status
+from handlers import admin, gatekeeper, intake, overview, publishing, review, status
 from handlers.context import SERVICES_KEY, TiplineContext
 from handlers.errors import on_error
+from handlers.exchange import parse_listen, sync_partners
 from handlers.i18n import LANGUAGES, texts_for
 from handlers.pacing import ReviewPacer
 from handlers.services import Analyser, FairUse, Services
@@ -34,6 +44,8 @@ log = logging.getLogger(__name__)
 
 _MAINTENANCE_KEY = "tipline.maintenance"
 _LOOPWATCH_KEY = "tipline.loopwatch"
+_FEED_KEY = "tipline.feed"
+_SYNC_KEY = "tipline.partner_sync"
 #: How often an instance deletes files in its media folder that no tip refers to any more
 #: (another instance's retention pass, or a crash, may have let go of them), sparing files
 #: younger than the grace period.
@@ -41,6 +53,13 @@ MEDIA_SWEEP_INTERVAL = 3600.0
 MEDIA_SWEEP_GRACE = 3600.0
 
 TiplineApp = Application[Any, TiplineContext, Any, Any, Any, Any]
+
+#: Connections to the Bot API. httpcore walks every pooled connection (with a system call
+#: each) twice per request, so PTB's 256 made the pool itself the bot's busiest code under
+#: load; 8 carry Telegram's 30 messages a second with time to spare. A request waits up to
+#: the pool timeout for a free one (PTB's default, 1 s, would fail requests in a burst).
+BOT_API_CONNECTIONS = 8
+BOT_API_POOL_TIMEOUT = 30.0
 
 
 def build_application(
@@ -95,16 +114,23 @@ def build_application(
         watch = LoopWatch()
         watch.start()
         app.bot_data[_LOOPWATCH_KEY] = watch
+        if settings.feed_listen:
+            host, port = parse_listen(settings.feed_listen)
+            app.bot_data[_FEED_KEY] = await start_feed_server(settings, storage, host, port)
 
     async def post_shutdown(app: TiplineApp) -> None:
         watch: LoopWatch | None = app.bot_data.pop(_LOOPWATCH_KEY, None)
         if watch is not None:
             await watch.stop()
-        task = app.bot_data.pop(_MAINTENANCE_KEY, None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        feed = app.bot_data.pop(_FEED_KEY, None)
+        if feed is not None:
+            await feed.close()
+        for key in (_MAINTENANCE_KEY, _SYNC_KEY):
+            task = app.bot_data.pop(key, None)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         services: Services | None = app.bot_data.pop(SERVICES_KEY, None)
         if services is None:
             return
@@ -119,6 +145,8 @@ def build_application(
         .token(settings.telegram_bot_token.get_secret_value())
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=UTC))
         .rate_limiter(_rate_limiter(settings))
+        .connection_pool_size(BOT_API_CONNECTIONS)
+        .pool_timeout(BOT_API_POOL_TIMEOUT)
         .context_types(ContextTypes(context=TiplineContext))
         .concurrent_updates(True)
         .post_init(post_init)
@@ -132,7 +160,7 @@ def build_application(
     # every other handler.
     app.add_handlers(gatekeeper.STRANGERS, group=gatekeeper.STRANGERS_GROUP)
     app.add_handlers(gatekeeper.HANDLERS, group=gatekeeper.GATEKEEPER_GROUP)
-    for module in (status, admin, overview, review, intake):
+    for module in (status, admin, overview, review, publishing, intake):
         app.add_handlers(module.HANDLERS)
     app.add_error_handler(on_error)
     return app
@@ -158,11 +186,14 @@ def webhook_options(settings: BotSettings) -> dict[str, Any]:
     }
 
 
-def _rate_limiter(settings: BotSettings) -> AIORateLimiter:
-    """Telegram's published limits (30 messages a second, 20 a minute per group), with retries
-    on 429; unpaced (retries only) when TIPLINE_PACE_MESSAGES is off, for test servers."""
+def _rate_limiter(settings: BotSettings) -> BaseRateLimiter[int]:
+    """Telegram's published limits (30 messages a second, shared in turns between chats so a
+    flood from one delays no other; 20 a minute per group), with retries on 429; unpaced
+    (retries only) when TIPLINE_PACE_MESSAGES is off, for test servers."""
     if settings.pace_messages:
-        return AIORateLimiter(max_retries=5)
+        return FairRateLimiter(
+            30, inner=AIORateLimiter(overall_max_rate=0, overall_time_period=1, max_retries=5)
+        )
     return AIORateLimiter(
         overall_max_rate=0,
         overall_time_period=1,
@@ -215,6 +246,7 @@ async def _maintenance(app: TiplineApp, services: Services, interval: float) -> 
         await asyncio.sleep(interval)
         try:
             await services.storage.refresh_index()
+            _pull_partners(app, services)
             await _resume(app, services)
             await tip_flow(app.bot, services).post_digest()
             cutoff = datetime.now(UTC) - timedelta(days=services.retention_days)
@@ -240,3 +272,20 @@ async def _maintenance(app: TiplineApp, services: Services, interval: float) -> 
                     log.info("retention: %d file(s) no tip refers to dropped", swept)
         except Exception:
             log.exception("maintenance pass failed; trying again next time")
+
+
+def _pull_partners(app: TiplineApp, services: Services) -> None:
+    """Start pulling partners' feeds in the background unless a pull is still running: a
+    partner that is slow or down delays neither this maintenance pass nor any tip."""
+    running: asyncio.Task[None] | None = app.bot_data.get(_SYNC_KEY)
+    if running is None or running.done():
+        app.bot_data[_SYNC_KEY] = asyncio.create_task(_partner_pass(services))
+
+
+async def _partner_pass(services: Services) -> None:
+    try:
+        for report in await sync_partners(services.storage, services.http):
+            if report.applied or report.rejected or report.error:
+                log.info("partner %s: %s", report.partner, report.summary())
+    except Exception:
+        log.exception("pulling partners' feeds failed; trying again next pass")

@@ -17,17 +17,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bot.settings import StorageSettings
+from bot.exchange_cli import feed_app, partners_app
+from bot.settings import ExchangeSettings, StorageSettings
 from bot.terminal import error_card, verdict_card
 from checks.assessment import Assessment
-from checks.errors import TiplineError, UnreadableFile
+from checks.errors import ConfigError, TiplineError, UnreadableFile
 from checks.findings import Finding
 from checks.report import Report, analyse
 from checks.signals import Fingerprint
+from checks.verdicts import Verdict
 from handlers.finding_text import finding_text
 from handlers.i18n import DEFAULT_LANGUAGE, texts_for
 from storage import open_storage
@@ -36,8 +39,10 @@ from storage.errors import StorageError
 from storage.exchange import (
     EXPORT_FORMATS,
     ExportWriter,
+    ImportFormat,
+    ImportOptions,
     ImportSummary,
-    count_manifest_rows,
+    count_records,
     import_manifest,
 )
 
@@ -50,6 +55,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+for _sub_app in (feed_app, partners_app):
+    app.add_typer(_sub_app)
 _out = Console()
 _err = Console(stderr=True)
 
@@ -71,6 +78,17 @@ def _database_url(db: str | None) -> str:
     return db or StorageSettings().database_url
 
 
+def _newsroom_name() -> str | None:
+    """``TIPLINE_NEWSROOM_NAME``, written as each MediaReview's author (none if unset)."""
+    try:
+        return ExchangeSettings().newsroom_name.strip() or None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        info = ExchangeSettings.model_fields.get(str(first["loc"][0]) if first["loc"] else "")
+        name = info.validation_alias if info and info.validation_alias else "a setting"
+        raise ConfigError(f"{name} is invalid: {first['msg']}") from None
+
+
 def _analyse_path(path: Path) -> Report | TiplineError:
     """Read and analyse one file; errors are returned, not raised, so a batch goes on."""
     try:
@@ -84,7 +102,7 @@ def _analyse_path(path: Path) -> Report | TiplineError:
 
 
 def _fingerprint_bytes(data: bytes) -> Fingerprint:
-    return analyse(data).fingerprint
+    return analyse(data, known=True).fingerprint
 
 
 def _reports(paths: list[Path], jobs: int) -> Iterator[Report | TiplineError]:
@@ -130,6 +148,7 @@ def check(
     async def run() -> bool:
         all_ok = True
         async with await _open(db) as storage:
+            await storage.features_ready()
             for path, result in zip(files, _reports(files, jobs), strict=True):
                 if isinstance(result, TiplineError):
                     all_ok = False
@@ -157,13 +176,43 @@ def check(
 
 @app.command("import")
 def import_(
-    manifest: Annotated[Path, typer.Argument(help="CSV or JSON Lines manifest.")],
+    manifest: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="A manifest (CSV or JSON Lines), MediaReview JSON-LD, or ThreatExchange "
+            "signal lines ('pdq <hex>').",
+        ),
+    ],
     db: DbOption = None,
+    fmt: Annotated[
+        ImportFormat,
+        typer.Option("--format", help="The file's format; auto tells it by name and content."),
+    ] = ImportFormat.AUTO,
+    verdict: Annotated[
+        str | None,
+        typer.Option(
+            "--verdict",
+            help="ThreatExchange lines only (required for them): the verdict they all get.",
+            show_default=False,
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="ThreatExchange lines only: where they came from (e.g. the bank's name).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Import known items from a manifest; running it again changes nothing."""
+    """Import known items from a file; running it again changes nothing."""
 
     async def run() -> ImportSummary:
-        total = count_manifest_rows(manifest)
+        options = ImportOptions(
+            format=fmt, verdict=Verdict.parse(verdict) if verdict else None, source=source
+        )
+        total = count_records(manifest, options)
         columns = (
             TextColumn("importing"),
             BarColumn(),
@@ -177,6 +226,7 @@ def import_(
                     storage,
                     manifest,
                     _fingerprint_bytes,
+                    options=options,
                     progress=lambda rows: progress.advance(task, rows),
                 )
 
@@ -210,12 +260,14 @@ def export(
         raise typer.Exit(EXIT_FAILED)
 
     async def run() -> int:
+        author = _newsroom_name() if fmt == "mediareview" else None
         async with await _open(db) as storage:
             target = output.open("w", encoding="utf-8", newline="") if output else None
             with target or contextlib.nullcontext(sys.stdout) as handle:
-                writer = ExportWriter(fmt, handle)
+                writer = ExportWriter(fmt, handle, author=author)
                 async for item in storage.iter_known_items():
                     writer.write(item)
+                writer.close()
                 return writer.count
 
     try:

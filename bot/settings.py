@@ -18,7 +18,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from checks.errors import ConfigError
 from handlers.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
-__all__ = ["DEFAULT_DATABASE_URL", "BotSettings", "StorageSettings", "load_bot_settings"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "BotSettings",
+    "ExchangeSettings",
+    "StorageSettings",
+    "load_bot_settings",
+]
 
 DEFAULT_DATABASE_URL = "./tipline.db"
 _CONFIG = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
@@ -36,7 +42,37 @@ class StorageSettings(BaseSettings):
     )
 
 
-class BotSettings(StorageSettings):
+class ExchangeSettings(StorageSettings):
+    """The newsroom exchange: this newsroom's signed feed (``tipline feed``, ``tipline run``)."""
+
+    model_config = _CONFIG
+
+    feed_key_file: Path = Field(
+        default=Path("./tipline-feed.key"), validation_alias="TIPLINE_FEED_KEY_FILE"
+    )
+    newsroom_name: str = Field(default="", max_length=100, validation_alias="TIPLINE_NEWSROOM_NAME")
+    feed_listen: str | None = Field(default=None, validation_alias="TIPLINE_FEED_LISTEN")
+    feed_tokens: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), validation_alias="TIPLINE_FEED_TOKENS"
+    )
+    publish_imported: bool = Field(default=True, validation_alias="TIPLINE_PUBLISH_IMPORTED")
+
+    @field_validator("feed_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: object) -> object:
+        """Comma-separated bearer tokens, one per subscriber; none: a public feed."""
+        if isinstance(value, str):
+            return frozenset(p.strip() for p in value.split(",") if p.strip())
+        return value
+
+    @field_validator("feed_listen", mode="before")
+    @classmethod
+    def _listen_unset(cls, value: object) -> object:
+        """``TIPLINE_FEED_LISTEN=`` means "do not serve the feed"."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class BotSettings(ExchangeSettings):
     """Everything ``tipline run`` needs on top of the database."""
 
     model_config = _CONFIG

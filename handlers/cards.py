@@ -136,7 +136,13 @@ def _match_lines(match: Match, t: Texts) -> list[str]:
     else:
         first = t._("<b>Similar to:</b> {title} — {verdict}", title=title, verdict=verdict)
     closeness = t._(CLOSENESS[match.kind])
-    lines = [first, t._("<b>How we recognised it:</b> {closeness}", closeness=closeness)]
+    lines = [first]
+    if match.newsroom is not None:
+        # A partner's verdict is theirs: say whose it is.
+        lines.append(
+            t._("<b>According to:</b> {newsroom}, a partner newsroom", newsroom=match.newsroom)
+        )
+    lines.append(t._("<b>How we recognised it:</b> {closeness}", closeness=closeness))
     if match.fact_check_url:
         lines.append(
             t._(

@@ -49,6 +49,8 @@ MODERATOR_COMMANDS = (
     ("verdict", N_("/verdict CODE VERDICT [URL] [note]")),
     ("note", N_("Add a note: /note CODE text")),
     ("undo", N_("Revert the last verdict: /undo CODE")),
+    ("publish", N_("Share a tip's known items with partner newsrooms: /publish CODE")),
+    ("unpublish", N_("Stop sharing a tip's known items: /unpublish CODE")),
     ("stats", N_("Queue, known items and today's figures")),
 )
 ADMIN_COMMANDS = (

@@ -103,6 +103,11 @@ def privacy_text(t: Texts, retention_days: int) -> str:
                 "• Pictures sent as files keep their metadata, which can reveal the phone and "
                 "place."
             ),
+            t._(
+                "• Your pictures are never shared. The newsroom may share a picture's "
+                "fingerprint (a code computed from it, not the picture) and its verdict with "
+                "partner newsrooms, but only when a moderator decides to publish it."
+            ),
             "",
             t._(
                 "/forget removes every link between you and your tickets, and your language "

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from storage.exchange_sql import PARTNER_ITEM_AUTHOR
 from storage.rows import KNOWN_ITEM_CONTENT, KNOWN_ITEM_STATE, RESTORE_PARAMETERS, UPSERT_PARAMETERS
 
 __all__ = ["ITEM_COLUMNS", "KnownItemStatements", "batch_upsert"]
@@ -91,20 +92,26 @@ class KnownItemStatements:
     item: str = f"""
 SELECT {_columns(ITEM_COLUMNS)} FROM known_items WHERE id = $1 AND retired_at IS NULL
 """
-    #: (after id, limit) -> items, by id, retired ones left out
+    #: (after id, limit) -> items, by id, retired ones and partners' left out
     item_page: str = f"""
 SELECT {_columns(ITEM_COLUMNS)} FROM known_items
-WHERE id > $1 AND retired_at IS NULL ORDER BY id LIMIT $2
+WHERE id > $1 AND retired_at IS NULL AND created_by {{differs}} '{PARTNER_ITEM_AUTHOR}'
+ORDER BY id LIMIT $2
 """
     #: (revision, id, limit) -> :data:`storage.rows.HASH_COLUMNS` after that pair, in order
     hash_page: str = """
 SELECT id, sha256, pdq, pdq_quality, phash, revision, retired_at IS NOT NULL AS retired
 FROM known_items WHERE (revision, id) > ($1, $2) ORDER BY revision, id LIMIT $3
 """
-    #: (ids) -> what a match shows of the items not retired
+    #: (ids) -> what a match shows of the items not retired, and for a partner's item the
+    #: partner's name and trust
     labels: str = """
-SELECT id, sha256, verdict, title, fact_check_url, original_date, original_place
-FROM known_items WHERE id {in:1:bigint} AND retired_at IS NULL
+SELECT k.id, k.sha256, k.verdict, k.title, k.fact_check_url, k.original_date,
+    k.original_place, p.name AS newsroom, p.trust
+FROM known_items k
+LEFT JOIN partner_entries e ON e.item_id = k.id AND e.verdict IS NOT NULL
+LEFT JOIN partners p ON p.id = e.partner_id
+WHERE k.id {in:1:bigint} AND k.retired_at IS NULL
 """
     #: () -> the number of items in force
     count: str = "SELECT count(*) FROM known_items WHERE retired_at IS NULL"

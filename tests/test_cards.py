@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from checks.assessment import Assessment
@@ -119,6 +121,18 @@ def test_a_framed_match_says_where_the_known_picture_sits() -> None:
 def test_the_tipster_reads_how_a_framed_copy_was_recognised() -> None:
     card = tipster_card("K7QM-2XTD", [assessed(1, matches=(match(MatchKind.FRAMED),))])
     assert "How we recognised it:</b> the known picture inside borders" in card
+
+
+def test_a_partners_verdict_names_the_partner_and_only_a_trusted_one_says_known() -> None:
+    trusted = dataclasses.replace(match(), newsroom="Partner <News>")
+    card = tipster_card("K7QM-2XTD", [assessed(1, matches=(trusted,))])
+    assert "Known and debunked" in card
+    # The partner's name is a stranger's text: escaped and isolated for bidi.
+    assert "According to:</b> \u2068Partner &lt;News&gt;\u2069, a partner newsroom" in card
+    careful = dataclasses.replace(trusted, trusted=False)
+    card = tipster_card("K7QM-2XTD", [assessed(1, matches=(careful,))])
+    assert "Known and debunked" not in card
+    assert "Similar to a picture we know" in card
 
 
 def test_gps_warning_comes_first() -> None:

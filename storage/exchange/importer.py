@@ -1,4 +1,4 @@
-"""The import loop: manifest rows saved in batches, one transaction each.
+"""The import loop: rows of any import format saved in batches, one transaction each.
 
 A million-row manifest costs a few hundred statements rather than a million; a batch the
 database refuses is redone row by row so that only the bad rows fail.
@@ -7,6 +7,7 @@ database refuses is redone row by row so that only the bad rows fail.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from pathlib import Path
 from checks.errors import InvalidInput, TiplineError
 from storage.base import KnownItemDraft, Storage, UpsertResult
 from storage.errors import Conflict, StorageError, StorageUnavailable
-from storage.exchange.manifest import Analyser, draft_from_row, read_manifest
+from storage.exchange.formats import ImportFormat, ImportOptions, read_records, resolve_format
+from storage.exchange.manifest import Analyser, draft_from_row
 
 __all__ = ["IMPORT_BATCH", "ImportSummary", "import_manifest"]
 
@@ -73,7 +75,8 @@ class _Pending:
     """A good row waiting for its batch."""
 
     position: int
-    line: int
+    #: Where the row is, for messages: "line 12" (or "review 3" in a JSON-LD document).
+    where: str
     draft: KnownItemDraft
 
 
@@ -90,19 +93,22 @@ async def import_manifest(
     path: Path,
     fingerprint_of: Analyser,
     *,
+    options: ImportOptions | None = None,
     batch_size: int = IMPORT_BATCH,
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
-    """Import a manifest in batches; running it again changes nothing.
+    """Import a file in batches; running it again changes nothing.
 
-    Bad rows are counted and reported by line, and the rest go on. Each batch is committed on
-    its own, so an outage loses at most the batch in flight (and running the import again
-    finishes the job). ``progress`` is told how many more rows have been read.
+    The file is a manifest, MediaReview JSON-LD or ThreatExchange lines (``options`` say which,
+    or it is told from the file, and give the verdict those lines lack). Bad rows are counted
+    and reported by line, and the rest go on. Each batch is committed on its own, so an outage
+    loses at most the batch in flight (and running the import again finishes the job).
+    ``progress`` is told how many more rows have been read.
     """
     summary = ImportSummary()
     pending: list[_Pending] = []
     unreported, last_report = 0, time.monotonic()
-    for entry in _entries(path, fingerprint_of):
+    for entry in _entries(path, fingerprint_of, options or ImportOptions()):
         unreported += 1
         if isinstance(entry, _Refused):
             summary.fail(entry.position, entry.message)
@@ -121,20 +127,32 @@ async def import_manifest(
     return summary
 
 
-def _entries(path: Path, fingerprint_of: Analyser) -> Iterator[_Pending | _Refused]:
-    """The manifest's rows as drafts, or why not. Reading and hashing pictures block the event
+#: Who "recorded" an item imported from a hash bank (ThreatExchange lines).
+BANK_AUTHOR = "import-bank"
+
+
+def _entries(
+    path: Path, fingerprint_of: Analyser, options: ImportOptions
+) -> Iterator[_Pending | _Refused]:
+    """The file's rows as drafts, or why not. Reading and hashing pictures block the event
     loop, which an import has to itself."""
     base_dir = path.resolve().parent
-    for position, row in enumerate(read_manifest(path)):
+    # A hash bank's lines are shared under its collaboration's terms: they are recorded under
+    # an author of their own, which the feed does not publish by default (imported
+    # fact-checks, which are public, are).
+    bank = resolve_format(path, options) is ImportFormat.PYTX
+    for position, row in enumerate(read_records(path, options)):
         if isinstance(row, InvalidInput):
             yield _Refused(position, row.message)
             continue
         try:
             draft = draft_from_row(row.values, base_dir, fingerprint_of)
+            if bank:
+                draft = dataclasses.replace(draft, recorded_by=BANK_AUTHOR)
         except InvalidInput as exc:
-            yield _Refused(position, f"line {row.line}: {exc.message}")
+            yield _Refused(position, f"{row.where}: {exc.message}")
         else:
-            yield _Pending(position, row.line, draft)
+            yield _Pending(position, row.where, draft)
 
 
 async def _save(storage: Storage, batch: list[_Pending], summary: ImportSummary) -> None:
@@ -177,4 +195,4 @@ async def _save_one_by_one(
     if len(refused) == len(batch):
         raise cause
     for entry, exc in refused:
-        summary.fail(entry.position, f"line {entry.line}: {exc.message}")
+        summary.fail(entry.position, f"{entry.where}: {exc.message}")

@@ -27,6 +27,8 @@ __all__ = [
     "ManifestRow",
     "count_manifest_rows",
     "draft_from_row",
+    "not_utf8",
+    "open_manifest",
     "read_manifest",
 ]
 
@@ -42,6 +44,12 @@ class ManifestRow:
 
     line: int
     values: dict[str, str]
+    #: Where the row is, for messages, when its line alone does not say ("review 3").
+    label: str = ""
+
+    @property
+    def where(self) -> str:
+        return self.label or f"line {self.line}"
 
 
 def _text(value: object) -> str:
@@ -65,7 +73,7 @@ def read_manifest(path: Path) -> Iterator[ManifestRow | InvalidInput]:
     An unreadable file or a CSV header with unknown columns raises at once: nothing sensible
     can be imported from it, and a misspelt column would otherwise lose data silently.
     """
-    with _open_manifest(path) as handle:
+    with open_manifest(path) as handle:
         if _is_jsonl(path):
             yield from _read_jsonl(handle)
         else:
@@ -79,13 +87,14 @@ def count_manifest_rows(path: Path) -> int:
     need not be held in memory to be counted. A CSV file that cannot be parsed raises here,
     before anything is imported.
     """
-    with _open_manifest(path) as handle:
+    with open_manifest(path) as handle:
         if _is_jsonl(path):
             return sum(1 for line in handle if line.strip())
         return sum(1 for _ in _read_csv(handle, path))
 
 
-def _open_manifest(path: Path) -> TextIO:
+def open_manifest(path: Path) -> TextIO:
+    """Open a file to import (any format Tipline reads) as UTF-8 text, lines untranslated."""
     try:
         # Bytes that are not UTF-8 are kept as surrogates, so the line they are on is refused
         # by number rather than the whole import stopping at the first one.
@@ -98,7 +107,7 @@ def _is_jsonl(path: Path) -> bool:
     return path.suffix.lower() in _JSONL_SUFFIXES
 
 
-def _not_utf8(number: int, text: str) -> InvalidInput | None:
+def not_utf8(number: int, text: str) -> InvalidInput | None:
     """The error for a line whose bytes are not UTF-8 (read with ``surrogateescape``)."""
     bad = next((ord(c) - 0xDC00 for c in text if "\udc80" <= c <= "\udcff"), None)
     if bad is None:
@@ -112,13 +121,16 @@ def _read_jsonl(handle: TextIO) -> Iterator[ManifestRow | InvalidInput]:
     for number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
-        if (error := _not_utf8(number, line)) is not None:
+        if (error := not_utf8(number, line)) is not None:
             yield error
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             yield InvalidInput(f"line {number}: not valid JSON ({exc.msg})")
+            continue
+        except RecursionError:
+            yield InvalidInput(f"line {number}: JSON nested too deeply")
             continue
         if not isinstance(obj, dict):
             yield InvalidInput(f"line {number}: expected a JSON object, got {type(obj).__name__}")
@@ -134,12 +146,12 @@ def _read_csv(handle: TextIO, path: Path) -> Iterator[ManifestRow | InvalidInput
     reader = csv.DictReader(handle)
     try:
         header = reader.fieldnames or []
-        if (error := _not_utf8(1, "".join(header))) is not None:
+        if (error := not_utf8(1, "".join(header))) is not None:
             raise InvalidInput(f"{path.name} header: {error.message.removeprefix('line 1: ')}")
         _check_columns(header, f"{path.name} header")
         start = reader.line_num + 1
         for row in reader:
-            error = _not_utf8(start, "".join(v for v in row.values() if isinstance(v, str)))
+            error = not_utf8(start, "".join(v for v in row.values() if isinstance(v, str)))
             if error is not None:
                 yield error
             elif None in row:
@@ -207,6 +219,7 @@ def draft_from_row(
             pdq=computed.pdq,
             pdq_quality=computed.pdq_quality,
             phash=computed.phash,
+            known_features=computed.known_features,
         )
     else:
         if not (sha256 or pdq or phash):

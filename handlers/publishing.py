@@ -1,0 +1,130 @@
+"""/publish and /unpublish: a moderator decides what of a tip enters the newsroom's feed.
+
+A hash in a feed tells anyone holding the picture that this newsroom has it, and for a
+smuggled photo that can point at its source: so the known items a verdict made from a tip are
+published only by this command, never as a side effect. /unpublish takes them out again and
+partners receive a tombstone. Roles are checked by the gatekeeper; both are audited.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, CommandHandler
+
+from checks.errors import InvalidInput
+from handlers.context import TiplineContext
+from handlers.services import Services
+from storage.errors import NotFound
+from storage.tips import Submission
+
+__all__ = ["HANDLERS"]
+
+log = logging.getLogger(__name__)
+
+
+async def _reply(update: Update, text: str) -> None:
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(text, disable_web_page_preview=True)
+
+
+def _me(update: Update, services: Services) -> str:
+    assert update.effective_user is not None
+    return services.identities.pseudonym(update.effective_user.id)
+
+
+async def _submission(update: Update, context: TiplineContext, command: str) -> Submission | None:
+    t = context.services.newsroom_texts
+    if not context.args:
+        example = t.ltr(f"/{command} K7QM-2XTD")
+        await _reply(
+            update, t._("Which tip? Give its ticket code, e.g. {example}", example=example)
+        )
+        return None
+    submission = await context.services.storage.get_submission_by_ticket(context.args[0])
+    if submission is None:
+        await _reply(update, t._("No tip has the code {code}.", code=context.args[0]))
+    return submission
+
+
+async def on_publish(update: Update, context: TiplineContext) -> None:
+    """/publish CODE: the known items of the tip's verdict in force enter the feed."""
+    submission = await _submission(update, context, "publish")
+    if submission is None:
+        return
+    services = context.services
+    t = services.newsroom_texts
+    ticket = t.ticket(submission.ticket)
+    reviews = await services.storage.reviews_of(submission.id)
+    current = next((r for r in reviews if r.reverted_at is None), None)
+    if current is None or not current.known_item_ids:
+        await _reply(update, t._("Tip {ticket} has no verdict in force to publish.", ticket=ticket))
+        return
+    me = _me(update, services)
+    published = []
+    for item_id in current.known_item_ids:
+        try:
+            if await services.storage.publish(item_id, me):
+                published.append(item_id)
+        except (NotFound, InvalidInput):
+            log.info("tip %s: known item %d cannot be published", submission.ticket, item_id)
+    await services.storage.audit(
+        me, "exchange.publish", submission.ticket, {"known_items": published}
+    )
+    await _reply(
+        update,
+        t.ngettext(
+            "Tip {ticket}: {n} known item is now in the newsroom's feed for partner newsrooms "
+            "(its hashes and verdict, never the picture).",
+            "Tip {ticket}: {n} known items are now in the newsroom's feed for partner "
+            "newsrooms (their hashes and verdicts, never the pictures).",
+            len(published),
+            ticket=ticket,
+        ),
+    )
+
+
+async def on_unpublish(update: Update, context: TiplineContext) -> None:
+    """/unpublish CODE: the tip's known items leave the feed; partners get tombstones."""
+    submission = await _submission(update, context, "unpublish")
+    if submission is None:
+        return
+    services = context.services
+    t = services.newsroom_texts
+    me = _me(update, services)
+    item_ids = sorted(
+        {
+            i
+            for review in await services.storage.reviews_of(submission.id)
+            for i in review.known_item_ids
+        }
+    )
+    withdrawn = []
+    for item_id in item_ids:
+        try:
+            if await services.storage.unpublish(item_id, me):
+                withdrawn.append(item_id)
+        except (NotFound, InvalidInput):
+            log.info("tip %s: known item %d cannot be withdrawn", submission.ticket, item_id)
+    await services.storage.audit(
+        me, "exchange.unpublish", submission.ticket, {"known_items": withdrawn}
+    )
+    await _reply(
+        update,
+        t.ngettext(
+            "Tip {ticket}: {n} known item taken out of the newsroom's feed; partner newsrooms "
+            "are told to drop it.",
+            "Tip {ticket}: {n} known items taken out of the newsroom's feed; partner newsrooms "
+            "are told to drop them.",
+            len(withdrawn),
+            ticket=t.ticket(submission.ticket),
+        ),
+    )
+
+
+HANDLERS: list[BaseHandler[Update, TiplineContext, Any]] = [
+    CommandHandler("publish", on_publish),
+    CommandHandler("unpublish", on_unpublish),
+]
