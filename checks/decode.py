@@ -135,15 +135,16 @@ _ORIENTATION_TAG = 0x0112
 _WHOLE_FILE = 1 << 30
 
 
-def decode_reduced(image: Image.Image) -> Image.Image:
-    """Decode the first frame's luminance at the least scale the checks need, as stored (not
-    yet upright): :func:`shrink` it to the hash scale and to the frame rules' scale."""
+def decode_reduced(image: Image.Image, long_side: int = WORK_SIDE // 2) -> Image.Image:
+    """Decode the first frame's luminance at the least scale the checks need (at least
+    ``long_side`` on the long side where the format can skip detail), as stored (not yet
+    upright): :func:`shrink` it to the hash scale and to the frame rules' scale."""
     try:
         if image.format in _DRAFTABLE:
             width, height = image.size
             short, long = min(width, height), max(width, height)
-            # At least HASH_SIZE on the short side and WORK_SIDE / 2 on the long one, else 1/8.
-            wanted = max(short // 8, min(short, max(HASH_SIZE, short * WORK_SIDE // 2 // long)))
+            # At least HASH_SIZE on the short side and long_side on the long one, else 1/8.
+            wanted = max(short // 8, min(short, max(HASH_SIZE, short * long_side // long)))
             # "L" lets libjpeg skip colour conversion, chroma upsampling and the chroma IDCT
             # (a colour JPEG only; CMYK ones stay CMYK and are converted below).
             image.draft("L", (width * wanted // short, height * wanted // short))

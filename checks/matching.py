@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from checks.alignment import Alignment
 from checks.signals import Pdq, Phash
 from checks.signals.fingerprint import Region, View
 from checks.verdicts import Verdict
@@ -24,6 +25,8 @@ __all__ = [
     "accept",
     "confidence_of",
     "judge",
+    "judge_alignment",
+    "local_confidence",
     "rank_key",
 ]
 
@@ -38,6 +41,8 @@ class MatchKind(StrEnum):
     FRAMED = "framed"  # inside flat borders or letterbox bars
     CAPTIONED = "captioned"  # with a band of text above or below it
     SCREENSHOT = "screenshot"  # inside a screenshot (of a chat, a feed, a page)
+    CROPPED = "cropped"  # a part of it, cut out
+    PERSPECTIVE = "perspective"  # photographed at an angle (a screen, a print)
 
 
 class Confidence(StrEnum):
@@ -89,6 +94,10 @@ class Match:
     original_place: str | None = None
     #: Where the known picture sits in the submitted one, when it fills only part of it.
     region: Region | None = None
+    #: A partner newsroom's item: its name, and whether its word may reach tipsters (trust
+    #: ``certain``) or only moderators (trust ``review``). None: this newsroom's own item.
+    newsroom: str | None = None
+    trusted: bool = True
 
     @property
     def confidence(self) -> Confidence:
@@ -108,6 +117,8 @@ class Match:
             "original_date": self.original_date,
             "original_place": self.original_place,
             "region": list(self.region) if self.region else None,
+            "newsroom": self.newsroom,
+            "trusted": self.trusted,
         }
 
     @classmethod
@@ -124,6 +135,8 @@ class Match:
             original_date=_text_or_none(data.get("original_date")),
             original_place=_text_or_none(data.get("original_place")),
             region=_region(data.get("region")),
+            newsroom=_text_or_none(data.get("newsroom")),
+            trusted=bool(data.get("trusted", True)),
         )
 
 
@@ -174,7 +187,10 @@ def confidence_of(match: Match) -> Confidence:
     ``similar``: pHash alone, when a picture is too flat for PDQ to vouch for it; a person
     confirms it.
     """
-    if match.kind is MatchKind.EXACT or match.signal == "pdq":
+    if match.newsroom is not None and not match.trusted:
+        # A partner whose word only informs moderators: never "known" to a tipster.
+        return Confidence.SIMILAR
+    if match.kind is MatchKind.EXACT or match.signal in ("pdq", LOCAL_CERTAIN):
         return Confidence.CERTAIN
     return Confidence.SIMILAR
 
@@ -207,5 +223,95 @@ def rank_key(match: Match) -> tuple[int, int, float]:
     """Surer first; then by kind in :class:`MatchKind`'s order (the whole picture before a
     transformed or reframed one); closer first within each."""
     order = list(MatchKind).index(match.kind)
-    bits = Pdq.bits if match.signal == "pdq" else Phash.bits if match.signal == "phash" else 1
+    bits = _BITS.get(match.signal, 1)
     return (match.confidence.rank, order, match.distance / bits)
+
+
+#: The signals of a match found by aligning local features: the pixels agreed strongly enough
+#: to be sure, or only enough for a person to look. Their distance is 100 x (1 - correlation).
+LOCAL_CERTAIN = "local"
+LOCAL_SIMILAR = "local-weak"
+_BITS = {"pdq": Pdq.bits, "phash": Phash.bits, LOCAL_CERTAIN: 100, LOCAL_SIMILAR: 100}
+
+#: Calibrated on edits of corpus photos and on hard negatives (docs/calibration.md): inliers
+#: of the homography, correlation of the aligned pixels, and the worst tile's residual against
+#: its own detail (a copy stays under 0.25 in nine cases of ten; a moved subject goes above).
+_CERTAIN_INLIERS = 20
+_CERTAIN_CORRELATION = 0.9
+#: Fewer inliers do when the pixels agree even more (a photo small in a screenshot has few
+#: keypoints, but its aligned pixels leave no doubt).
+_CERTAIN_FEW_INLIERS = 12
+_CERTAIN_FEW_CORRELATION = 0.95
+_CERTAIN_FEW_WORST_TILE = 0.15
+_CERTAIN_WORST_TILE = 0.2
+_CERTAIN_MIN_TILES = 8
+_SIMILAR_INLIERS = 10
+_SIMILAR_CORRELATION = 0.5
+#: One picture holds the other: the query inside the known one (a crop keeps at least
+#: _CROP_SHOWN of it) or the known one inside the query (a frame, a screenshot).
+_FILLED = 0.85
+_CROP_SHOWN = 0.5
+_WHOLE = 0.9
+#: Beyond this departure from a flat copy, the copy was photographed at an angle.
+_PERSPECTIVE = 0.15
+#: A turn beyond this many degrees (and not a quarter) is a tilt.
+_TILT = 1.5
+#: The known picture filling less than this share of the query is inside a screenshot.
+_SCREENSHOT = 0.5
+
+
+def _contained(alignment: Alignment) -> bool:
+    crop = alignment.query_filled >= _FILLED and alignment.known_shown >= _CROP_SHOWN
+    return crop or alignment.known_shown >= _WHOLE
+
+
+def local_confidence(alignment: Alignment) -> Confidence:
+    """How sure an alignment makes us. ``certain`` needs one picture inside the other, many
+    inliers, and the pixels agreeing both overall and in every tile: two photographs of one
+    scene overlap without one holding the other, and a moved subject or another background
+    breaks a tile. Anything weaker that still lines up is ``similar``, for a person."""
+    if (
+        _contained(alignment)
+        and alignment.correlation >= _CERTAIN_CORRELATION
+        and (
+            alignment.inliers >= _CERTAIN_INLIERS
+            or (
+                alignment.inliers >= _CERTAIN_FEW_INLIERS
+                and alignment.correlation >= _CERTAIN_FEW_CORRELATION
+                and alignment.worst_tile <= _CERTAIN_FEW_WORST_TILE
+            )
+        )
+        and alignment.tiles >= _CERTAIN_MIN_TILES
+        and alignment.worst_tile <= _CERTAIN_WORST_TILE
+    ):
+        return Confidence.CERTAIN
+    if alignment.inliers >= _SIMILAR_INLIERS and alignment.correlation >= _SIMILAR_CORRELATION:
+        return Confidence.SIMILAR
+    return Confidence.NONE
+
+
+def _local_kind(alignment: Alignment) -> MatchKind:
+    if alignment.perspective > _PERSPECTIVE:
+        return MatchKind.PERSPECTIVE
+    turn = abs(alignment.angle) % 90
+    if min(turn, 90 - turn) > _TILT or abs(alignment.angle) > 45:
+        return MatchKind.ROTATED
+    if alignment.known_shown < _WHOLE:
+        return MatchKind.CROPPED
+    if alignment.query_filled < _SCREENSHOT:
+        return MatchKind.SCREENSHOT
+    if alignment.query_filled < _WHOLE:
+        return MatchKind.FRAMED
+    return MatchKind.NEAR
+
+
+def judge_alignment(alignment: Alignment) -> Way | None:
+    """The way an aligned known picture was recognised, or None when it was not."""
+    confidence = local_confidence(alignment)
+    if confidence is Confidence.NONE:
+        return None
+    signal = LOCAL_CERTAIN if confidence is Confidence.CERTAIN else LOCAL_SIMILAR
+    distance = round(100 * (1 - alignment.correlation))
+    whole = (0.0, 0.0, 1.0, 1.0)
+    region = None if alignment.region == whole else alignment.region
+    return Way(_local_kind(alignment), signal, distance, region)

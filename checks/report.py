@@ -27,6 +27,7 @@ from checks.decode import (
 )
 from checks.errors import CheckError, TiplineError
 from checks.findings import Finding, derive_findings
+from checks.local_features import QUERY_SIDE, describe_known, describe_query
 from checks.metadata import Metadata, extract_metadata
 from checks.metadata.thumbnail import decode_thumbnail
 from checks.signals import Fingerprint, Sha256, compute_fingerprint
@@ -70,8 +71,33 @@ def _side_work(data: bytes, limits: DecodeLimits) -> tuple[Metadata, str, Image.
     return metadata, sha256, thumbnail
 
 
-def analyse(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> Report:
-    """Analyse one file's bytes. Raises ``InvalidInput`` subclasses for unusable files."""
+def _feature_pixels(data: bytes, limits: DecodeLimits, decoded: Image.Image) -> Image.Image:
+    """The picture at the local features' scale: decoded again at a finer scale where the
+    first decode skipped detail (a JPEG at 1/8), else the pixels already decoded."""
+    if max(decoded.size) >= QUERY_SIDE:
+        return decoded
+    opened = open_image(data, limits)
+    if max(opened.size) <= max(decoded.size):
+        return decoded
+    return decode_reduced(opened, long_side=QUERY_SIDE)
+
+
+def _with_local(
+    fingerprint: Fingerprint, upright_pixels: Image.Image, *, known: bool
+) -> Fingerprint:
+    local = describe_query(upright_pixels)
+    stored = describe_known(upright_pixels).to_bytes() if known else None
+    return dataclasses.replace(fingerprint, local=local, known_features=stored)
+
+
+def analyse(
+    data: bytes, limits: DecodeLimits = DEFAULT_LIMITS, *, known: bool = False, local: bool = True
+) -> Report:
+    """Analyse one file's bytes. Raises ``InvalidInput`` subclasses for unusable files.
+
+    ``known``: the picture is to become a known item, so its stored local features
+    (:class:`checks.local_features.KnownFeatures`) are computed too. ``local=False`` leaves
+    local features out altogether (global hashes only: what benchmarks compare against)."""
     try:
         # Each thread parses the header into its own Image (they are not safe to share), and
         # each checks the limits on it before anything is decoded.
@@ -87,6 +113,9 @@ def analyse(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> Report:
         work = upright(shrink(decoded, WORK_SIDE), metadata.orientation, fmt)
         fingerprint = compute_fingerprint(data, pixels, sha256=sha256)
         fingerprint = dataclasses.replace(fingerprint, views=query_views(pixels, work))
+        if local:
+            features = upright(_feature_pixels(data, limits, decoded), metadata.orientation, fmt)
+            fingerprint = _with_local(fingerprint, features, known=known)
         findings = derive_findings(
             metadata,
             pixels,

@@ -34,6 +34,8 @@ CLOSENESS = {
     MatchKind.FRAMED: N_("the known picture inside borders"),
     MatchKind.CAPTIONED: N_("the known picture with a caption added"),
     MatchKind.SCREENSHOT: N_("a screenshot containing the known picture"),
+    MatchKind.CROPPED: N_("a crop of the known picture"),
+    MatchKind.PERSPECTIVE: N_("the known picture photographed at an angle"),
 }
 VERDICT_WORDS = {
     Verdict.AUTHENTIC: N_("verified as authentic"),

@@ -19,6 +19,7 @@ from typing import Protocol
 from checks.matching import Match
 from checks.signals import Fingerprint
 from checks.verdicts import Verdict
+from storage.exchange_base import Exchange
 from storage.tips import TipStorage
 
 __all__ = ["KnownItem", "KnownItemDraft", "KnownItems", "Storage", "UpsertResult"]
@@ -104,7 +105,8 @@ class KnownItems(Protocol):
 
     @abstractmethod
     def iter_known_items(self) -> AsyncIterator[KnownItem]:
-        """Every known item, oldest first (for export)."""
+        """Every known item of this newsroom, oldest first (for export); partners' items
+        (:mod:`storage.partners`) are theirs to export, not ours."""
 
     @abstractmethod
     async def count_known_items(self) -> int: ...
@@ -114,15 +116,22 @@ class KnownItems(Protocol):
         """Known items matching the query, best first (see :func:`checks.matching.accept`)."""
 
     @abstractmethod
+    async def features_ready(self) -> None:
+        """Wait until every stored item's local features are searchable (a large collection's
+        are indexed in the background after opening; lookups meanwhile find the rest by
+        their global hashes)."""
+
+    @abstractmethod
     async def refresh_index(self) -> int:
         """Pick up items other instances added since the last refresh; returns how many."""
 
 
-class Storage(KnownItems, TipStorage):
+class Storage(KnownItems, TipStorage, Exchange):
     """A Tipline database. Open with :func:`storage.open_storage`; close with :meth:`close`.
 
     The known items, and the bot's tips, reviews, roles and audit log
-    (:class:`storage.tips.TipStorage`), in one object every backend implements.
+    (:class:`storage.tips.TipStorage`), and the exchange with partner newsrooms
+    (:class:`storage.exchange_base.Exchange`), in one object every backend implements.
     """
 
     @abstractmethod

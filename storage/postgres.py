@@ -25,7 +25,9 @@ import asyncpg
 
 from storage.clock import Clock, system_clock
 from storage.dialect import POSTGRES
-from storage.errors import Conflict, MigrationError, StorageError, StorageUnavailable
+from storage.errors import Conflict, MigrationError, StorageError, StorageFull, StorageUnavailable
+from storage.exchange_sql import FEED_LOCK, render_exchange
+from storage.feature_sql import FeatureStatements
 from storage.known_item_sql import KnownItemStatements, batch_upsert
 from storage.migrate import Migration, VersionStatements, load_migrations, pending_migrations
 from storage.repository import SqlStorage
@@ -88,6 +90,9 @@ class PostgresStorage(SqlStorage):
 
     _tips = POSTGRES.render_all(TipStatements)
     _known = POSTGRES.render_all(KnownItemStatements)
+    _feature_sql = POSTGRES.render_all(FeatureStatements)
+    _exchange = render_exchange(POSTGRES)
+    _feed_lock = FEED_LOCK[POSTGRES.name]
     # Every transaction older than the oldest one still running has finished: whatever it
     # wrote is visible now, and anything not yet visible will carry a revision at or above this.
     _next_watermark = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
@@ -267,6 +272,8 @@ class PostgresStorage(SqlStorage):
         return list(values)
 
     def _error_kind(self, exc: Exception) -> type[StorageError] | None:
+        if isinstance(exc, asyncpg.exceptions.DiskFullError):
+            return StorageFull
         if isinstance(exc, _OUTAGES):
             return StorageUnavailable
         if isinstance(exc, _CONFLICTS):

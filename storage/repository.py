@@ -21,8 +21,11 @@ from checks.signals import Fingerprint
 from checks.verdicts import Verdict
 from storage.base import KnownItem, KnownItemDraft, Storage, UpsertResult
 from storage.clock import Clock
+from storage.exchange_base import Trust
+from storage.features import FeatureRepository
 from storage.index import FingerprintBatch, NearDuplicateIndex
 from storage.moderation import ModerationRepository
+from storage.partners import ExchangeRepository
 from storage.preferences import PreferencesRepository
 from storage.retention import RetentionRepository
 from storage.reviews import ReviewRepository
@@ -56,6 +59,11 @@ def _upsert_result(row: Row, now: datetime) -> UpsertResult:
     return UpsertResult(item=item, created=created, updated=updated)
 
 
+def _certain(way: Way) -> bool:
+    """Whether a way of recognising settles the item (no alignment needed)."""
+    return way.kind is MatchKind.EXACT or way.signal == "pdq"
+
+
 def _distinct_runs(drafts: Sequence[KnownItemDraft]) -> Iterator[list[KnownItemDraft]]:
     """Consecutive runs of ``drafts`` in which no natural key repeats (usually just one)."""
     run: list[KnownItemDraft] = []
@@ -76,6 +84,8 @@ class SqlStorage(
     ModerationRepository,
     RetentionRepository,
     PreferencesRepository,
+    ExchangeRepository,
+    FeatureRepository,
     Storage,
 ):
     """A :class:`Storage` over SQL; subclasses provide the dialect (see
@@ -91,6 +101,7 @@ class SqlStorage(
     def __init__(self, clock: Clock) -> None:
         super().__init__(clock)
         self._watermark = 0
+        self._init_features()
 
     # -- what a dialect provides ------------------------------------------------------------
 
@@ -114,9 +125,10 @@ class SqlStorage(
         draft = normalise_draft(draft)
         async with self._index_lock:
             with self._boundary("save a known item"):
-                async with self._connection() as db:
+                async with self._transaction() as db:
                     result = await self._upsert_in(db, draft, self._stamp())
             self._learn([result])
+            self._learn_features([(result.item.id, draft.fingerprint)])
         return result
 
     async def upsert_known_items(self, drafts: Sequence[KnownItemDraft]) -> list[UpsertResult]:
@@ -128,6 +140,9 @@ class SqlStorage(
                 async with self._transaction() as db:
                     results = await self._upsert_many_in(db, drafts)
             self._learn(results)
+            self._learn_features(
+                (r.item.id, d.fingerprint) for r, d in zip(results, drafts, strict=True)
+            )
         return results
 
     async def _upsert_in(self, db: Executor, draft: KnownItemDraft, now: datetime) -> UpsertResult:
@@ -138,7 +153,9 @@ class SqlStorage(
         """
         parameters = upsert_parameters(draft, self._encode_time(now))
         row = (await db.fetch(self._known.upsert, *parameters))[0]
-        return _upsert_result(row, now)
+        result = _upsert_result(row, now)
+        await self._save_features(db, result.item.id, draft.fingerprint)
+        return result
 
     async def _upsert_many_in(
         self, db: Executor, drafts: Sequence[KnownItemDraft]
@@ -156,7 +173,10 @@ class SqlStorage(
             stamp = self._encode_time(now)
             rows = await self._upsert_rows(db, [upsert_parameters(d, stamp) for d in run])
             by_key = {row["natural_key"]: row for row in rows}
-            results.extend(_upsert_result(by_key[draft.natural_key], now) for draft in run)
+            for draft in run:
+                result = _upsert_result(by_key[draft.natural_key], now)
+                await self._save_features(db, result.item.id, draft.fingerprint)
+                results.append(result)
         return results
 
     def _learn(self, results: Sequence[UpsertResult]) -> None:
@@ -195,6 +215,12 @@ class SqlStorage(
             for candidate in candidates:
                 if (way := judge(candidate, view.pdq_quality, view)) is not None:
                     accepted.setdefault(candidate.item_id, []).append(way)
+        if query.local is not None:
+            # Local features find what the hashes cannot (a crop, a tilt, a screenshot); an
+            # item already found for certain needs no alignment.
+            sure = {i for i, ways in accepted.items() if any(_certain(w) for w in ways)}
+            for item_id, way in (await self._local_ways(query.local, sure)).items():
+                accepted.setdefault(item_id, []).append(way)
         if not accepted:
             return []
         ids = self._encode_list(sorted(accepted))
@@ -223,6 +249,8 @@ class SqlStorage(
                     original_date=label["original_date"],
                     original_place=label["original_place"],
                     region=way.region,
+                    newsroom=label["newsroom"],
+                    trusted=label["trust"] in (None, Trust.CERTAIN.value),
                 )
                 for way in ways
             ]
@@ -239,6 +267,8 @@ class SqlStorage(
                 self._index, changed = await asyncio.to_thread(self._index.updated, changes)
             else:
                 changed = self._index.apply(changes)
+            live = [int(i) for batch, _ in changes for i in batch.ids]
+            await self._refresh_features(live, [i for _, gone in changes for i in gone])
             self._watermark = mark
         return changed
 
@@ -254,6 +284,7 @@ class SqlStorage(
         async with self._index_lock:
             mark, changes = await self._read_changes(0)
             self._index = NearDuplicateIndex.from_batches(batch for batch, _ in changes)
+            await self._load_features()
             self._watermark = mark
 
     async def _read_changes(

@@ -20,6 +20,7 @@ from checks.signals import Fingerprint
 from checks.verdicts import SubmissionStatus, Verdict
 from storage.base import KnownItem, KnownItemDraft, UpsertResult
 from storage.errors import Conflict, NotFound
+from storage.features import FeatureRepository
 from storage.rows import (
     Executor,
     Row,
@@ -32,10 +33,18 @@ from storage.rows import (
     state_fingerprint,
     submission_item_from_row,
 )
-from storage.sql_runner import SqlRunner, non_empty
+from storage.sql_runner import non_empty
 from storage.tips import ItemStatus, Review, ReviewDraft, Reviews, SubmissionItem
 
 __all__ = ["ReviewRepository"]
+
+
+def _with_features(item: SubmissionItem, features: dict[int, bytes]) -> SubmissionItem:
+    """The item with its picture's stored local features in its fingerprint, if it has any."""
+    if item.fingerprint is None or item.id not in features:
+        return item
+    fingerprint = dataclasses.replace(item.fingerprint, known_features=features[item.id])
+    return dataclasses.replace(item, fingerprint=fingerprint)
 
 
 def _known_item_title(ticket: str, position: int, several: bool) -> str:
@@ -74,7 +83,7 @@ class _Taught:
         return self.upsert.created
 
 
-class ReviewRepository(SqlRunner, Reviews):
+class ReviewRepository(FeatureRepository, Reviews):
     """:class:`storage.tips.Reviews` over SQL."""
 
     @abstractmethod
@@ -110,8 +119,15 @@ class ReviewRepository(SqlRunner, Reviews):
                         )
                     )[0]
                     items = await db.fetch(sql.items_of, self._encode_list([submission_id]))
+                    features = {
+                        row[0]: bytes(row[1])
+                        for row in await db.fetch(self._feature_sql.of_tip, submission_id)
+                    }
                     drafts = self._review_drafts(
-                        ticket, [submission_item_from_row(row) for row in items], verdict, draft
+                        ticket,
+                        [_with_features(submission_item_from_row(r), features) for r in items],
+                        verdict,
+                        draft,
                     )
                     # In key order, so that two reviews lock shared items in the same order.
                     for key in sorted(drafts):
@@ -131,6 +147,10 @@ class ReviewRepository(SqlRunner, Reviews):
             for result in results:
                 if result.upsert.created or result.upsert.updated:
                     self._index.add(result.item.id, result.item.fingerprint)
+            self._learn_features(
+                (result.item.id, drafts[key].fingerprint)
+                for key, result in zip(sorted(drafts), results, strict=True)
+            )
         return review_from_row(review, [result.item.id for result in results])
 
     async def _lock_submission(self, db: Executor, submission_id: int, action: str) -> str:

@@ -128,6 +128,7 @@ def normalise_fingerprint(fp: Fingerprint) -> Fingerprint:
         pdq=_valid(Pdq, fp.pdq),
         pdq_quality=quality,
         phash=_valid(Phash, fp.phash),
+        known_features=fp.known_features,
     )
 
 

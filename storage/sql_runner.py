@@ -21,6 +21,7 @@ from typing import ClassVar, TypeVar
 from checks.errors import InvalidInput, TiplineError
 from storage.clock import Clock
 from storage.errors import Conflict, StorageError, StorageUnavailable
+from storage.feature_sql import FeatureStatements
 from storage.index import NearDuplicateIndex
 from storage.known_item_sql import KnownItemStatements
 from storage.rows import Executor, Row, require_utc
@@ -60,9 +61,10 @@ def non_empty(value: str, what: str) -> str:
 class SqlRunner(ABC):
     """The base of every SQL part; a backend implements its abstract methods."""
 
-    #: The dialect's tip-flow and known-item statements.
+    #: The dialect's tip-flow, known-item and local-feature statements.
     _tips: ClassVar[TipStatements]
     _known: ClassVar[KnownItemStatements]
+    _feature_sql: ClassVar[FeatureStatements]
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
@@ -138,7 +140,7 @@ class SqlRunner(ABC):
             kind = self._error_kind(exc)
             if kind is None:
                 raise
-            if kind not in (StorageUnavailable, Conflict):
+            if not issubclass(kind, StorageUnavailable | Conflict):
                 kind = error
             raise kind(f"could not {action}: {type(exc).__name__}: {exc}") from exc
 

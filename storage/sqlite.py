@@ -27,7 +27,15 @@ import aiosqlite
 
 from storage.clock import Clock, system_clock
 from storage.dialect import SQLITE
-from storage.errors import Conflict, MigrationError, StorageError, StorageUnavailable
+from storage.errors import (
+    Conflict,
+    MigrationError,
+    StorageError,
+    StorageFull,
+    StorageUnavailable,
+)
+from storage.exchange_sql import FEED_LOCK, render_exchange
+from storage.feature_sql import FeatureStatements
 from storage.known_item_sql import KnownItemStatements, batch_upsert
 from storage.migrate import Migration, VersionStatements, load_migrations, pending_migrations
 from storage.repository import SqlStorage
@@ -100,6 +108,9 @@ class SqliteStorage(SqlStorage):
 
     _tips = SQLITE.render_all(TipStatements)
     _known = SQLITE.render_all(KnownItemStatements)
+    _feature_sql = SQLITE.render_all(FeatureStatements)
+    _exchange = render_exchange(SQLITE)
+    _feed_lock = FEED_LOCK[SQLITE.name]
     # Writers are serialised and the triggers take MAX(revision) + 1 under the write lock, so
     # anything committed after this read gets a revision at or above the answer.
     _next_watermark = "SELECT COALESCE(MAX(revision), 0) + 1 FROM known_items"
@@ -235,6 +246,9 @@ class SqliteStorage(SqlStorage):
         return json.dumps(list(values))
 
     def _error_kind(self, exc: Exception) -> type[StorageError] | None:
+        # SQLITE_FULL: the disk, or PRAGMA max_page_count, leaves no room for another page.
+        if isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc).lower():
+            return StorageFull
         if isinstance(exc, sqlite3.OperationalError) and any(
             word in str(exc).lower() for word in _OUTAGES
         ):

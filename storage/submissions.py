@@ -247,6 +247,14 @@ class SubmissionRepository(SqlRunner, Submissions):
         )
         if not rows:
             raise NotFound(f"could not save a picture's result: there is no item {item_id}")
+        if fingerprint is not None and fingerprint.known_features:
+            # Kept for a verdict to make the picture a known item findable by local features.
+            await self._run(
+                "save a picture's features",
+                self._feature_sql.save_for_tip,
+                item_id,
+                fingerprint.known_features,
+            )
 
     async def set_status(self, submission_id: int, status: SubmissionStatus) -> None:
         _, now = self._now()

@@ -29,6 +29,17 @@ WHOLE_FRAME = {
     "test_scale.png": "near",
     "test_hflip.png": "mirrored",
 }
+#: The copies whose frame changed, with the kind each is named and how sure it is: the crop
+#: keeps a quarter of the picture, too little to be sure (a person looks).
+FRAME_CHANGING = {
+    "test_pad.png": ("framed", "certain"),
+    "test_pad_square.png": ("framed", "certain"),
+    "test_meme_format.png": ("captioned", "certain"),
+    "test_overlay_onto_screenshot.png": ("screenshot", "certain"),
+    "test_perspective_transform.png": ("perspective", "certain"),
+    "test_rotate.png": ("rotated", "certain"),
+    "test_crop.png": ("cropped", "similar"),
+}
 
 
 def test_every_malformed_file_gives_a_result_or_a_clean_error(images: Path) -> None:
@@ -96,6 +107,11 @@ def test_augly_copies_match_and_nothing_else_does(images: Path, tmp_path: Path) 
         assert records[images / "near-duplicates/augly/transformed" / name]["verdict"] == (
             "misattributed"
         )
+    for name, (kind, confidence) in FRAME_CHANGING.items():
+        matches = records[images / "near-duplicates/augly/transformed" / name]["matches"]
+        assert matches, name
+        assert (matches[0]["kind"], matches[0]["confidence"]) == (kind, confidence), name
+    assert set(WHOLE_FRAME) | set(FRAME_CHANGING) == {p.name for p in copies}
     false_matches = [p for p in others if records[p].get("matches")]
     assert false_matches == []
     assert len(others) > 200

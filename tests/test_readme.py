@@ -58,9 +58,16 @@ def test_the_first_command_shows_a_newcomer_what_tipline_does(
     )
     assert proc.returncode == 0, proc.stderr
     headlines = [line.strip("│ ") for line in proc.stdout.splitlines() if "│ " in line]
-    for start in ("KNOWN AND DEBUNKED", "NEW"):
+    for start in ("KNOWN AND DEBUNKED", "SIMILAR", "NEW"):
         assert any(line.startswith(start) for line in headlines), (start, proc.stdout)
     text = " ".join(proc.stdout.split())
-    for way in ("identical file", "mirrored copy", "inside borders", "with a caption added"):
+    for way in (
+        "identical file",
+        "mirrored copy",
+        "inside borders",
+        "with a caption added",
+        "a screenshot containing the known picture",
+        "photographed at an angle",
+    ):
         assert way in text, (way, proc.stdout)
     assert "GPS" in proc.stdout

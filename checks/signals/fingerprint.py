@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image
 
+from checks.local_features import QueryFeatures
 from checks.signals.pdq import Pdq
 from checks.signals.phash import Phash
 from checks.signals.sha256 import Sha256
@@ -41,6 +42,12 @@ class Fingerprint:
     pdq_mirrored: str | None = None
     #: Only for a query: its other turns and flips, and its picture inside a frame.
     views: tuple[View, ...] = ()
+    #: Only for a query: its local features, to find a known picture cropped, tilted or
+    #: inside a screenshot (:mod:`checks.alignment`).
+    local: QueryFeatures | None = field(default=None, compare=False, repr=False)
+    #: What a picture keeps as a known item to be found by its local features
+    #: (:meth:`checks.local_features.KnownFeatures.to_bytes`); computed when asked for.
+    known_features: bytes | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.sha256 is None and self.pdq is None and self.phash is None:
