@@ -245,7 +245,7 @@ _CERTAIN_FEW_CORRELATION = 0.95
 _CERTAIN_FEW_WORST_TILE = 0.15
 _CERTAIN_WORST_TILE = 0.2
 _CERTAIN_MIN_TILES = 8
-_SIMILAR_INLIERS = 10
+_SIMILAR_INLIERS = 12
 _SIMILAR_CORRELATION = 0.5
 #: One picture holds the other: the query inside the known one (a crop keeps at least
 #: _CROP_SHOWN of it) or the known one inside the query (a frame, a screenshot).

@@ -35,7 +35,7 @@ _RATIO = 0.8
 _TWIN_BITS = 2
 #: An item needs this many votes to be a candidate; at most this many candidates are aligned.
 _MIN_VOTES = 4
-_CANDIDATES = 8
+_CANDIDATES = 16
 #: Up to this many stored descriptors (250 items), search them all.
 EXHAUSTIVE = 40_000
 #: Descriptors per cell on average (up to 2**_MAX_CELLS_LOG2 cells), and cells searched per
