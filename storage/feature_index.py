@@ -43,6 +43,8 @@ EXHAUSTIVE = 40_000
 _PER_CELL = 256
 _MAX_CELLS_LOG2 = 14
 _PROBES = 2
+#: Items added to a new index at a time.
+_BUILD_SLICE = 20_000
 
 
 class FeatureIndex:
@@ -66,11 +68,20 @@ class FeatureIndex:
         """An index of these items' descriptors (uint8, n x 32 each), cells drawn for them."""
         kept = [(item_id, d) for item_id, d in entries if len(d)]
         index = cls()
-        total = sum(len(d) for _, d in kept)
+        sizes = np.cumsum([len(d) for _, d in kept])
+        total = int(sizes[-1]) if len(sizes) else 0
         if total > EXHAUSTIVE:
-            everything = np.concatenate([d for _, d in kept])
-            index._index = _inverted_file(everything)
-        index._add(kept)
+            cells = 1 << min(_MAX_CELLS_LOG2, max(6, int(np.log2(total / _PER_CELL))))
+            picks = np.random.default_rng(0).choice(total, size=cells, replace=False)
+            owners = np.searchsorted(sizes, picks, side="right")
+            starts = np.concatenate([[0], sizes[:-1]])
+            centres = np.stack(
+                [kept[o][1][p - starts[o]] for o, p in zip(owners, picks, strict=True)]
+            )
+            index._index = _inverted_file(centres)
+        # In slices: a million items' descriptors are never copied into one array at once.
+        for start in range(0, len(kept), _BUILD_SLICE):
+            index._add(kept[start : start + _BUILD_SLICE])
         index._built_for = index._count
         return index
 
@@ -145,13 +156,11 @@ class FeatureIndex:
         self._index.remove_ids(np.array([item_id], dtype=np.int64))
 
 
-def _inverted_file(descriptors: np.ndarray) -> faiss.IndexBinary:
-    """An empty inverted file whose cells are centred on a random sample of ``descriptors``;
-    each descriptor finds its cell through a small graph (HNSW) of the centres, not by
-    comparing it with every centre (16 million descriptors would take an hour so)."""
-    cells = 1 << min(_MAX_CELLS_LOG2, max(6, int(np.log2(len(descriptors) / _PER_CELL))))
-    rng = np.random.default_rng(0)
-    centres = descriptors[rng.choice(len(descriptors), size=cells, replace=False)]
+def _inverted_file(centres: np.ndarray) -> faiss.IndexBinary:
+    """An empty inverted file with a cell around each of ``centres`` (stored descriptors drawn
+    at random); each descriptor finds its cell through a small graph (HNSW) of the centres,
+    not by comparing it with every centre (16 million descriptors would take an hour so)."""
+    cells = len(centres)
     quantizer = faiss.IndexBinaryHNSW(_BITS, 16)
     quantizer.hnsw.efConstruction = 40
     quantizer.add(np.ascontiguousarray(centres))
