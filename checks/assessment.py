@@ -18,7 +18,7 @@ from checks.report import Report
 from checks.signals import Fingerprint
 from checks.verdicts import SubmissionStatus, Verdict
 
-__all__ = ["Assessment", "best_match", "confidence_of_all", "tip_status"]
+__all__ = ["Assessment", "Side", "best_match", "confidence_of_all", "disputed_sides", "tip_status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,11 @@ class Assessment:
         """The best match's verdict; None when nothing known matched."""
         best = self.best
         return None if best is None else best.verdict
+
+    @property
+    def disputed(self) -> tuple[Side, ...]:
+        """Each newsroom's verdict when newsrooms disagree on this picture; empty otherwise."""
+        return disputed_sides(self.matches)
 
     @property
     def camera(self) -> str:
@@ -119,6 +124,24 @@ class Assessment:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One newsroom's word in a dispute: ``newsroom`` None is this newsroom."""
+
+    newsroom: str | None
+    verdict: Verdict
+
+
+def disputed_sides(matches: Iterable[Match]) -> tuple[Side, ...]:
+    """The sides when the newsrooms whose items are certainly this picture give different
+    verdicts (ours first, then partners by name); empty when they agree. A partner trusted
+    only for review is never certain, so it never disputes on a tipster's card."""
+    sides = {Side(m.newsroom, m.verdict) for m in matches if m.confidence is Confidence.CERTAIN}
+    if len({side.verdict for side in sides}) < 2:
+        return ()
+    return tuple(sorted(sides, key=lambda s: (s.newsroom is not None, s.newsroom or "", s.verdict)))
+
+
 def best_match(assessments: Iterable[Assessment]) -> Match | None:
     """The best match over several pictures (an album): surest, then closest."""
     found = [a.best for a in assessments if a.best is not None]
@@ -140,6 +163,8 @@ def tip_status(assessments: Sequence[Assessment | None]) -> SubmissionStatus:
     analysed = [a for a in assessments if a is not None]
     if not analysed:
         return SubmissionStatus.FAILED
+    if any(a.disputed for a in analysed):
+        return SubmissionStatus.NEW  # newsrooms disagree: a moderator looks
     if all(a.best is not None and a.best.signal == "sha256" for a in analysed):
         return SubmissionStatus.MATCHED
     return SubmissionStatus.NEW

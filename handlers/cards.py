@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from checks.assessment import Assessment, best_match
+from checks.assessment import Assessment, Side, best_match
 from checks.findings import Finding, Severity
 from checks.matching import Match, Region
 from checks.verdicts import Verdict
@@ -122,6 +122,11 @@ def headline(pictures: Sequence[PictureView], *, t: Texts = _ENGLISH) -> str:
     words = headline_words(best)
     if best is None:
         return "🆕 " + t._("<b>New: not seen before.</b> It has been sent to our reviewers.")
+    if any(p.assessment is not None and p.assessment.disputed for p in pictures):
+        # Newsrooms disagree: say so, never pick one side's verdict for the tipster.
+        return "⚖️ " + t._(
+            "<b>Newsrooms disagree about this picture.</b> A reviewer will look at it."
+        )
     mark = _HEADLINE_MARK[words]
     if not is_known(best):
         return f"{mark} " + t._("<b>Similar to a picture we know.</b> A reviewer will confirm.")
@@ -176,7 +181,22 @@ def _picture_lines(picture: PictureView, count: int, t: Texts) -> list[str]:
         return [*lines, _error_line(picture.error or {}, t)]
     if picture.best:
         lines += _match_lines(picture.best, t)
+    lines += _dispute_lines(picture.assessment.disputed, t)
     return lines + _finding_lines(picture.findings, t)
+
+
+def _dispute_lines(sides: Sequence[Side], t: Texts) -> list[str]:
+    """Each side of a dispute, named: ours first, then each partner."""
+    if not sides:
+        return []
+    lines = [t._("<b>Newsrooms disagree:</b>")]
+    for side in sides:
+        verdict = t._(VERDICT_WORDS[side.verdict])
+        if side.newsroom is None:
+            lines.append(t._("• this newsroom: {verdict}", verdict=verdict))
+        else:
+            lines.append(t._("• {newsroom}: {verdict}", newsroom=side.newsroom, verdict=verdict))
+    return lines
 
 
 def tipster_card(ticket: str, pictures: Sequence[PictureView], *, t: Texts = _ENGLISH) -> str:
@@ -303,8 +323,16 @@ def review_card(
             )
             if match.region is not None:
                 lines.append(region_line(match.region, t))
+            if match.newsroom is not None:
+                lines.append(
+                    t._(
+                        "<b>According to:</b> {newsroom}, a partner newsroom",
+                        newsroom=match.newsroom,
+                    )
+                )
         if not picture.matches:
             lines.append(t._("No known item is near."))
+        lines += _dispute_lines(picture.assessment.disputed, t)
         lines += _finding_lines(picture.findings, t)
     return fit_lines(lines, MESSAGE_LIMIT, t=t)
 

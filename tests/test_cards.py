@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 
-from checks.assessment import Assessment
+from checks.assessment import Assessment, tip_status
 from checks.findings import Finding, Severity
 from checks.matching import Match, MatchKind
 from checks.signals import Fingerprint
-from checks.verdicts import Verdict
+from checks.verdicts import SubmissionStatus, Verdict
 from handlers.callbacks import claim_data, parse_review_action, verdict_data
 from handlers.cards import (
     CAPTION_LIMIT,
@@ -133,6 +133,25 @@ def test_a_partners_verdict_names_the_partner_and_only_a_trusted_one_says_known(
     card = tipster_card("K7QM-2XTD", [assessed(1, matches=(careful,))])
     assert "Known and debunked" not in card
     assert "Similar to a picture we know" in card
+
+
+def test_a_disputed_picture_names_each_side_and_is_never_called_known() -> None:
+    ours = match(verdict=Verdict.AUTHENTIC)
+    theirs = dataclasses.replace(match(verdict=Verdict.STAGED), item_id=8, newsroom="Partner")
+    picture = assessed(1, matches=(ours, theirs))
+    card = tipster_card("K7QM-2XTD", [picture])
+    assert "Newsrooms disagree about this picture" in card
+    assert "Known and verified" not in card and "Known and debunked" not in card
+    text, _ = parse_html(card)
+    assert "• this newsroom: verified as authentic" in text
+    assert "• \u2068Partner\u2069: staged" in text
+    review, _ = parse_html(review_card("K7QM-2XTD", [picture]))
+    assert "Newsrooms disagree:" in review and "Partner" in review
+    assert tip_status([picture.assessment]) is SubmissionStatus.NEW
+    # A partner trusted only for review does not dispute on a tipster's card.
+    careful = dataclasses.replace(theirs, trusted=False)
+    card = tipster_card("K7QM-2XTD", [assessed(1, matches=(ours, careful))])
+    assert "Known and verified" in card and "disagree" not in card
 
 
 def test_gps_warning_comes_first() -> None:
