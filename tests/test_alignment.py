@@ -271,9 +271,10 @@ def test_known_features_survive_the_database() -> None:
     assert len(kp) == len(kq) > 100
     assert kq.size == kp.size
     assert np.array_equal(kq.descriptors, kp.descriptors)
-    # Positions are kept to 1/64 pixel; the thumbnail as a JPEG.
+    # Positions are kept to 1/64 pixel; the thumbnail as a JPEG at quality 85 (off by a few
+    # grey levels on average, far under what a tile's residual is judged against).
     assert np.abs(kq.points - kp.points).max() <= 1 / 128 + 1e-6
-    assert np.abs(again.thumbnail.astype(int) - features.thumbnail.astype(int)).mean() < 3
+    assert np.abs(again.thumbnail.astype(int) - features.thumbnail.astype(int)).mean() < 4
 
 
 @pytest.mark.shared_data
