@@ -12,6 +12,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
+from handlers.commands import reply
 from handlers.context import TiplineContext
 from handlers.i18n import Safe, Texts
 from handlers.wording import QUEUE_STATUS_WORDS, moderator_label
@@ -21,11 +22,6 @@ __all__ = ["HANDLERS", "QUEUE_LIMIT"]
 
 #: How many waiting tips /queue lists.
 QUEUE_LIMIT = 20
-
-
-async def _reply(update: Update, text: str) -> None:
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(text, disable_web_page_preview=True)
 
 
 def _queue_line(submission: Submission, now: datetime, t: Texts) -> str:
@@ -46,7 +42,7 @@ async def on_queue(update: Update, context: TiplineContext) -> None:
     t = context.services.newsroom_texts
     queue = await context.services.storage.review_queue(limit=QUEUE_LIMIT)
     if not queue:
-        await _reply(update, t._("The queue is empty: no tip is waiting for a verdict."))
+        await reply(update, t._("The queue is empty: no tip is waiting for a verdict."))
         return
     now = datetime.now(UTC)
     if len(queue) < QUEUE_LIMIT:
@@ -62,7 +58,7 @@ async def on_queue(update: Update, context: TiplineContext) -> None:
             len(queue),
         )
     lines = [head, *(_queue_line(submission, now, t) for submission in queue)]
-    await _reply(update, "\n".join(lines))
+    await reply(update, "\n".join(lines))
 
 
 async def on_stats(update: Update, context: TiplineContext) -> None:
@@ -72,7 +68,7 @@ async def on_stats(update: Update, context: TiplineContext) -> None:
     stats = await context.services.storage.stats(since=midnight)
     seconds = stats.median_seconds_to_card
     median = t._("{seconds} s", seconds=t.decimal(seconds)) if seconds is not None else Safe("—")
-    await _reply(
+    await reply(
         update,
         "\n".join(
             [

@@ -15,43 +15,18 @@ from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from checks.errors import InvalidInput
+from handlers.commands import find_tip, moderator, reply
 from handlers.context import TiplineContext
-from handlers.services import Services
 from storage.errors import NotFound
-from storage.tips import Submission
 
 __all__ = ["HANDLERS"]
 
 log = logging.getLogger(__name__)
 
 
-async def _reply(update: Update, text: str) -> None:
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(text, disable_web_page_preview=True)
-
-
-def _me(update: Update, services: Services) -> str:
-    assert update.effective_user is not None
-    return services.identities.pseudonym(update.effective_user.id)
-
-
-async def _submission(update: Update, context: TiplineContext, command: str) -> Submission | None:
-    t = context.services.newsroom_texts
-    if not context.args:
-        example = t.ltr(f"/{command} K7QM-2XTD")
-        await _reply(
-            update, t._("Which tip? Give its ticket code, e.g. {example}", example=example)
-        )
-        return None
-    submission = await context.services.storage.get_submission_by_ticket(context.args[0])
-    if submission is None:
-        await _reply(update, t._("No tip has the code {code}.", code=context.args[0]))
-    return submission
-
-
 async def on_publish(update: Update, context: TiplineContext) -> None:
     """/publish CODE: the known items of the tip's verdict in force enter the feed."""
-    submission = await _submission(update, context, "publish")
+    submission = await find_tip(update, context, "publish")
     if submission is None:
         return
     services = context.services
@@ -60,9 +35,9 @@ async def on_publish(update: Update, context: TiplineContext) -> None:
     reviews = await services.storage.reviews_of(submission.id)
     current = next((r for r in reviews if r.reverted_at is None), None)
     if current is None or not current.known_item_ids:
-        await _reply(update, t._("Tip {ticket} has no verdict in force to publish.", ticket=ticket))
+        await reply(update, t._("Tip {ticket} has no verdict in force to publish.", ticket=ticket))
         return
-    me = _me(update, services)
+    me = moderator(update, services)
     published = []
     for item_id in current.known_item_ids:
         try:
@@ -73,7 +48,7 @@ async def on_publish(update: Update, context: TiplineContext) -> None:
     await services.storage.audit(
         me, "exchange.publish", submission.ticket, {"known_items": published}
     )
-    await _reply(
+    await reply(
         update,
         t.ngettext(
             "Tip {ticket}: {n} known item is now in the newsroom's feed for partner newsrooms "
@@ -88,12 +63,12 @@ async def on_publish(update: Update, context: TiplineContext) -> None:
 
 async def on_unpublish(update: Update, context: TiplineContext) -> None:
     """/unpublish CODE: the tip's known items leave the feed; partners get tombstones."""
-    submission = await _submission(update, context, "unpublish")
+    submission = await find_tip(update, context, "unpublish")
     if submission is None:
         return
     services = context.services
     t = services.newsroom_texts
-    me = _me(update, services)
+    me = moderator(update, services)
     item_ids = sorted(
         {
             i
@@ -111,7 +86,7 @@ async def on_unpublish(update: Update, context: TiplineContext) -> None:
     await services.storage.audit(
         me, "exchange.unpublish", submission.ticket, {"known_items": withdrawn}
     )
-    await _reply(
+    await reply(
         update,
         t.ngettext(
             "Tip {ticket}: {n} known item taken out of the newsroom's feed; partner newsrooms "

@@ -24,6 +24,7 @@ from checks.errors import InvalidInput
 from checks.verdicts import SubmissionStatus, Verdict
 from handlers.callbacks import REVIEW_PATTERN, parse_review_action
 from handlers.cards import review_card, verdict_notice
+from handlers.commands import find_tip, moderator, reply
 from handlers.context import TiplineContext
 from handlers.i18n import Safe, Texts, supported_language, texts_for
 from handlers.services import Services
@@ -44,19 +45,9 @@ Reply = Callable[[Texts], str]
 _EMPHASIS = re.compile(r"</?(?:b|i|code)>")
 
 
-def _me(update: Update, services: Services) -> str:
-    assert update.effective_user is not None
-    return services.identities.pseudonym(update.effective_user.id)
-
-
 async def _is_admin(update: Update, services: Services) -> bool:
     assert update.effective_user is not None
     return await services.role_of(update.effective_user.id) is Role.ADMIN
-
-
-async def _reply(update: Update, text: str) -> None:
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(text, disable_web_page_preview=True)
 
 
 def _verdict_name(verdict: Verdict | str, t: Texts) -> Safe:
@@ -66,20 +57,6 @@ def _verdict_name(verdict: Verdict | str, t: Texts) -> Safe:
 
 def _verdict_names(t: Texts) -> Safe:
     return Safe(", ".join(_verdict_name(v, t) for v in Verdict))
-
-
-async def _find(update: Update, context: TiplineContext, command: str) -> Submission | None:
-    t = context.services.newsroom_texts
-    if not context.args:
-        example = t.ltr(f"/{command} K7QM-2XTD")
-        await _reply(
-            update, t._("Which tip? Give its ticket code, e.g. {example}", example=example)
-        )
-        return None
-    submission = await context.services.storage.get_submission_by_ticket(context.args[0])
-    if submission is None:
-        await _reply(update, t._("No tip has the code {code}.", code=context.args[0]))
-    return submission
 
 
 async def _claim(services: Services, submission: Submission, me: str) -> Reply:
@@ -218,10 +195,10 @@ async def on_button(update: Update, context: TiplineContext) -> None:
     submission = await services.storage.get_submission(action.submission_id) if action else None
     if action is None or submission is None:
         log.warning("refused a malformed or stale review button")
-        await services.storage.audit(_me(update, services), "refused", "malformed button")
+        await services.storage.audit(moderator(update, services), "refused", "malformed button")
         await query.answer(t.plain._("This button is no longer valid."))
         return
-    me = _me(update, services)
+    me = moderator(update, services)
     if action.verdict is None:
         reply = await _claim(services, submission, me)
     else:
@@ -247,11 +224,11 @@ async def on_stale_button(update: Update, context: TiplineContext) -> None:
 
 async def on_claim(update: Update, context: TiplineContext) -> None:
     """/claim CODE"""
-    submission = await _find(update, context, "claim")
+    submission = await find_tip(update, context, "claim")
     if submission is not None:
         services = context.services
-        reply = await _claim(services, submission, _me(update, services))
-        await _reply(update, reply(services.newsroom_texts))
+        answer = await _claim(services, submission, moderator(update, services))
+        await reply(update, answer(services.newsroom_texts))
 
 
 def _is_url(text: str) -> bool:
@@ -265,7 +242,7 @@ async def on_verdict(update: Update, context: TiplineContext) -> None:
     t = services.newsroom_texts
     args = context.args or []
     if len(args) < 2:
-        await _reply(
+        await reply(
             update,
             "\n".join(
                 [
@@ -278,7 +255,7 @@ async def on_verdict(update: Update, context: TiplineContext) -> None:
     try:
         verdict = Verdict.parse(args[1])
     except InvalidInput:
-        await _reply(
+        await reply(
             update,
             t._(
                 "{word} is not a verdict. Use one of: {verdicts}",
@@ -287,61 +264,61 @@ async def on_verdict(update: Update, context: TiplineContext) -> None:
             ),
         )
         return
-    submission = await _find(update, context, "verdict")
+    submission = await find_tip(update, context, "verdict")
     if submission is None:
         return
     rest = args[2:]
     url = rest.pop(0) if rest and _is_url(rest[0]) else None
-    reply = await apply_verdict(
+    answer = await apply_verdict(
         context,
         submission,
         verdict,
-        _me(update, services),
+        moderator(update, services),
         is_admin=await _is_admin(update, services),
         fact_check_url=url,
         note=" ".join(rest),
     )
-    await _reply(update, reply(t))
+    await reply(update, answer(t))
 
 
 async def on_note(update: Update, context: TiplineContext) -> None:
     """/note CODE text"""
-    submission = await _find(update, context, "note")
+    submission = await find_tip(update, context, "note")
     if submission is None:
         return
     services = context.services
     t = services.newsroom_texts
     text = " ".join((context.args or [])[1:]).strip()
     if not text:
-        await _reply(update, t._("Usage: /note CODE text"))
+        await reply(update, t._("Usage: /note CODE text"))
         return
     await services.storage.set_note(submission.id, text[:2000])
-    await services.storage.audit(_me(update, services), "review.note", submission.ticket)
-    await _reply(update, t._("Note saved on tip {ticket}.", ticket=t.ticket(submission.ticket)))
+    await services.storage.audit(moderator(update, services), "review.note", submission.ticket)
+    await reply(update, t._("Note saved on tip {ticket}.", ticket=t.ticket(submission.ticket)))
 
 
 async def on_undo(update: Update, context: TiplineContext) -> None:
     """/undo CODE: revert the verdict in force (its author or an admin)."""
-    submission = await _find(update, context, "undo")
+    submission = await find_tip(update, context, "undo")
     if submission is None:
         return
     services = context.services
     t = services.newsroom_texts
     ticket = t.ticket(submission.ticket)
-    me = _me(update, services)
+    me = moderator(update, services)
     reviews = await services.storage.reviews_of(submission.id)
     current = next((r for r in reviews if r.reverted_at is None), None)
     if current is None:
-        await _reply(update, t._("Tip {ticket} has no verdict to undo.", ticket=ticket))
+        await reply(update, t._("Tip {ticket} has no verdict to undo.", ticket=ticket))
         return
     if current.moderator != me and not await _is_admin(update, services):
-        await _reply(
+        await reply(
             update, t._("Only the moderator who gave this verdict, or an admin, can undo it.")
         )
         return
     undone = await services.storage.undo_last_review(submission.id)
     if undone is None:
-        await _reply(update, t._("Tip {ticket} has no verdict to undo.", ticket=ticket))
+        await reply(update, t._("Tip {ticket} has no verdict to undo.", ticket=ticket))
         return
     await services.storage.audit(
         me,
@@ -377,7 +354,7 @@ async def on_undo(update: Update, context: TiplineContext) -> None:
                 ids=ids,
             )
         )
-    await _reply(update, " ".join(lines))
+    await reply(update, " ".join(lines))
 
 
 HANDLERS: list[BaseHandler[Update, TiplineContext, Any]] = [
