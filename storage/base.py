@@ -45,12 +45,7 @@ class KnownItemDraft:
 
     @property
     def natural_key(self) -> str:
-        fp = self.fingerprint
-        if fp.sha256:
-            return f"sha256:{fp.sha256}"
-        if fp.pdq:
-            return f"pdq:{fp.pdq}"
-        return f"phash:{fp.phash}"
+        return self.fingerprint.identity
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,13 +43,9 @@ class Trust(StrEnum):
 
 
 def entry_key_of(fingerprint: Fingerprint) -> str:
-    """An item's identity between newsrooms: its first of sha256, pdq, phash (the same rule as
-    :attr:`storage.base.KnownItemDraft.natural_key`)."""
-    if fingerprint.sha256:
-        return f"sha256:{fingerprint.sha256}"
-    if fingerprint.pdq:
-        return f"pdq:{fingerprint.pdq}"
-    return f"phash:{fingerprint.phash}"
+    """An item's identity between newsrooms: the same as in this database
+    (:attr:`checks.signals.Fingerprint.identity`)."""
+    return fingerprint.identity
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,16 @@ class Fingerprint:
         if self.sha256 is None and self.pdq is None and self.phash is None:
             raise ValueError("a fingerprint needs at least one of sha256, pdq, phash")
 
+    @property
+    def identity(self) -> str:
+        """The first of sha256, pdq, phash, named (``sha256:...``): what tells one stored
+        picture from another, in this database and between newsrooms."""
+        if self.sha256:
+            return f"sha256:{self.sha256}"
+        if self.pdq:
+            return f"pdq:{self.pdq}"
+        return f"phash:{self.phash}"
+
 
 def compute_fingerprint(
     data: bytes, image: Image.Image, *, sha256: str | None = None
