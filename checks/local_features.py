@@ -93,24 +93,37 @@ class KnownFeatures:
     @classmethod
     def from_bytes(cls, data: bytes) -> KnownFeatures:
         """The inverse of :meth:`to_bytes`; a damaged value is an input error, not a crash."""
+        (width, height), positions, descriptors, rest = _read_keypoints(data)
         try:
-            magic, width, height, count = _HEADER.unpack_from(data)
-            if magic != _MAGIC:
-                raise ValueError("not a feature record")
-            start = _HEADER.size
-            end = start + count * 4
-            positions = np.frombuffer(data[start:end], dtype="<u2").reshape(count, 2)
-            descriptors = np.frombuffer(
-                data[end : end + count * DESCRIPTOR_BYTES], dtype=np.uint8
-            ).reshape(count, DESCRIPTOR_BYTES)
-            thumb = Image.open(io.BytesIO(data[end + count * DESCRIPTOR_BYTES :]))
-            thumbnail = np.asarray(thumb.convert("L"), dtype=np.uint8)
+            thumbnail = np.asarray(Image.open(io.BytesIO(rest)).convert("L"), dtype=np.uint8)
             if thumbnail.shape != (THUMB, THUMB):
                 raise ValueError("thumbnail of the wrong size")
-        except (ValueError, OSError, struct.error) as exc:
+        except (ValueError, OSError) as exc:
             raise InvalidInput(f"stored local features are damaged: {exc}") from exc
         points = positions.astype(np.float32) / 64
         return cls(Keypoints(points, descriptors, (width, height)), thumbnail)
+
+    @staticmethod
+    def descriptors_in(data: bytes) -> np.ndarray:
+        """Only the descriptors of a stored record, its thumbnail left undecoded: what the
+        descriptor index loads for every item at start."""
+        return _read_keypoints(data)[2]
+
+
+def _read_keypoints(data: bytes) -> tuple[tuple[int, int], np.ndarray, np.ndarray, bytes]:
+    """A record's size, positions (n x 2, 1/64 px), descriptors and the bytes after them."""
+    try:
+        magic, width, height, count = _HEADER.unpack_from(data)
+        if magic != _MAGIC:
+            raise ValueError("not a feature record")
+        start = _HEADER.size
+        end = start + count * 4
+        positions = np.frombuffer(data[start:end], dtype="<u2").reshape(count, 2)
+        stop = end + count * DESCRIPTOR_BYTES
+        descriptors = np.frombuffer(data[end:stop], dtype=np.uint8).reshape(count, DESCRIPTOR_BYTES)
+    except (ValueError, struct.error) as exc:
+        raise InvalidInput(f"stored local features are damaged: {exc}") from exc
+    return (width, height), positions, descriptors, data[stop:]
 
 
 @dataclass(frozen=True, slots=True, eq=False)

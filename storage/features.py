@@ -34,7 +34,7 @@ _PAGE = 2_000
 def _descriptors(features: bytes) -> np.ndarray:
     """The descriptors in a stored record, without decoding its thumbnail."""
     try:
-        return KnownFeatures.from_bytes(features).keypoints.descriptors
+        return KnownFeatures.descriptors_in(features)
     except InvalidInput:
         return np.zeros((0, 32), np.uint8)  # a damaged record only loses local matching
 
