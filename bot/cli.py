@@ -17,16 +17,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from bot.console import EXIT_BAD_INPUT, EXIT_FAILED, DbOption, err, exchange_settings, fail, out
 from bot.exchange_cli import feed_app, partners_app
-from bot.settings import ExchangeSettings, StorageSettings
+from bot.settings import StorageSettings
 from bot.terminal import error_card, verdict_card
 from checks.assessment import Assessment
-from checks.errors import ConfigError, TiplineError, UnreadableFile
+from checks.errors import TiplineError, UnreadableFile
 from checks.findings import Finding
 from checks.report import Report, analyse
 from checks.signals import Fingerprint
@@ -57,21 +56,6 @@ app = typer.Typer(
 )
 for _sub_app in (feed_app, partners_app):
     app.add_typer(_sub_app)
-_out = Console()
-_err = Console(stderr=True)
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="SQLite path or postgresql:// URL [default: $TIPLINE_DATABASE_URL or ./tipline.db]",
-        show_default=False,
-    ),
-]
-
-#: Exit codes: 0 all good, 1 the command could not run (database, usage), 2 some input was bad.
-EXIT_BAD_INPUT = 2
-EXIT_FAILED = 1
 
 
 def _database_url(db: str | None) -> str:
@@ -80,13 +64,7 @@ def _database_url(db: str | None) -> str:
 
 def _newsroom_name() -> str | None:
     """``TIPLINE_NEWSROOM_NAME``, written as each MediaReview's author (none if unset)."""
-    try:
-        return ExchangeSettings().newsroom_name.strip() or None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        info = ExchangeSettings.model_fields.get(str(first["loc"][0]) if first["loc"] else "")
-        name = info.validation_alias if info and info.validation_alias else "a setting"
-        raise ConfigError(f"{name} is invalid: {first['msg']}") from None
+    return exchange_settings().newsroom_name.strip() or None
 
 
 def _analyse_path(path: Path) -> Report | TiplineError:
@@ -127,11 +105,6 @@ def _finding_json(finding: Finding) -> dict[str, Any]:
     return {"code": data["code"], "severity": data["severity"], "message": english, **data}
 
 
-def _fail(exc: TiplineError) -> typer.Exit:
-    _err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-    return typer.Exit(EXIT_FAILED)
-
-
 @app.command()
 def check(
     files: Annotated[list[Path], typer.Argument(help="Pictures to check.", show_default=False)],
@@ -155,7 +128,7 @@ def check(
                     if as_json:
                         print(json.dumps({"file": str(path), "error": result.as_dict()}))
                     else:
-                        _out.print(error_card(path, result.code, result.message))
+                        out.print(error_card(path, result.code, result.message))
                     continue
                 assessment = Assessment.of(result, await storage.lookup(result.fingerprint))
                 if as_json:
@@ -163,13 +136,13 @@ def check(
                     record["findings"] = [_finding_json(f) for f in assessment.findings]
                     print(json.dumps(record, ensure_ascii=False, default=str), flush=True)
                 else:
-                    _out.print(verdict_card(path, assessment))
+                    out.print(verdict_card(path, assessment))
         return all_ok
 
     try:
         ok = asyncio.run(run())
     except StorageError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if not ok:
         raise typer.Exit(EXIT_BAD_INPUT)
 
@@ -220,7 +193,7 @@ def import_(
             TimeRemainingColumn(),
         )
         async with await _open(db) as storage:
-            with Progress(*columns, console=_err, transient=True) as progress:
+            with Progress(*columns, console=err, transient=True) as progress:
                 task = progress.add_task("import", total=total)
                 return await import_manifest(
                     storage,
@@ -233,12 +206,12 @@ def import_(
     try:
         outcome = asyncio.run(run())
     except TiplineError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     for problem in outcome.problems:
         # Escaped: a problem quotes the manifest's text, which may look like markup.
-        _err.print(f"[red]{escape(f'{manifest.name}: {problem}')}[/]", highlight=False)
+        err.print(f"[red]{escape(f'{manifest.name}: {problem}')}[/]", highlight=False)
     summary = ", ".join(f"{n} {what}" for what, n in outcome.counts().items())
-    _err.print(escape(f"{manifest.name}: {summary}"), highlight=False)
+    err.print(escape(f"{manifest.name}: {summary}"), highlight=False)
     if outcome.failed:
         raise typer.Exit(EXIT_BAD_INPUT)
 
@@ -256,7 +229,7 @@ def export(
 ) -> None:
     """Export known items (hashes and verdicts, no pictures) in a form import reads back."""
     if fmt not in EXPORT_FORMATS:
-        _err.print(f"[bold red]error:[/] unknown format {fmt!r}; use {', '.join(EXPORT_FORMATS)}")
+        err.print(f"[bold red]error:[/] unknown format {fmt!r}; use {', '.join(EXPORT_FORMATS)}")
         raise typer.Exit(EXIT_FAILED)
 
     async def run() -> int:
@@ -274,9 +247,9 @@ def export(
         count = asyncio.run(run())
     except (TiplineError, OSError) as exc:
         message = exc.message if isinstance(exc, TiplineError) else str(exc)
-        _err.print(f"[bold red]error:[/] {message}", highlight=False)
+        err.print(f"[bold red]error:[/] {message}", highlight=False)
         raise typer.Exit(EXIT_FAILED) from exc
-    _err.print(f"exported {count} known items", highlight=False)
+    err.print(f"exported {count} known items", highlight=False)
 
 
 @app.command()
@@ -296,8 +269,8 @@ def backup(
     try:
         count = asyncio.run(run())
     except TiplineError as exc:
-        raise _fail(exc) from exc
-    _err.print(f"backed up to {destination} ({count} known items)", highlight=False)
+        raise fail(exc) from exc
+    err.print(f"backed up to {destination} ({count} known items)", highlight=False)
 
 
 @app.command()
@@ -328,7 +301,7 @@ def run(
         else:
             application.run_polling(allowed_updates=Update.ALL_TYPES)
     except TiplineError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
 
 
 def main() -> None:

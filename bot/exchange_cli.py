@@ -12,11 +12,10 @@ from typing import Annotated
 
 import httpx
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bot.console import EXIT_BAD_INPUT, EXIT_FAILED, DbOption, err, exchange_settings, fail, out
 from bot.settings import ExchangeSettings
 from checks.errors import ConfigError, TiplineError
 from handlers.exchange import (
@@ -35,48 +34,20 @@ __all__ = ["feed_app", "partners_app"]
 
 feed_app = typer.Typer(name="feed", help="This newsroom's signed feed of published items.")
 partners_app = typer.Typer(name="partners", help="Newsrooms whose feeds this one reads.")
-_out = Console()
-_err = Console(stderr=True)
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="SQLite path or postgresql:// URL [default: $TIPLINE_DATABASE_URL or ./tipline.db]",
-        show_default=False,
-    ),
-]
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-
-
-def _settings() -> ExchangeSettings:
-    """The exchange's settings, or one ConfigError naming the bad variable."""
-    try:
-        return ExchangeSettings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "?"
-        raise ConfigError(f"{field} is invalid: {first['msg']}") from None
 
 
 async def _open(db: str | None, settings: ExchangeSettings) -> Storage:
     return await open_storage(db or settings.database_url)
 
 
-def _fail(exc: TiplineError) -> typer.Exit:
-    _err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
-    return typer.Exit(EXIT_FAILED)
-
-
 @feed_app.command("key")
 def feed_key() -> None:
     """Print this newsroom's public key (made, with its private key, on first use)."""
     try:
-        key = load_or_create_key(_settings().feed_key_file)
+        key = load_or_create_key(exchange_settings().feed_key_file)
     except TiplineError as exc:
-        raise _fail(exc) from exc
-    _out.print(public_key_text(key), highlight=False)
+        raise fail(exc) from exc
+    out.print(public_key_text(key), highlight=False)
 
 
 @feed_app.command("serve")
@@ -94,7 +65,7 @@ def feed_serve(
     """Serve the feed at http://HOST:PORT/feed until interrupted."""
 
     async def run() -> None:
-        settings = _settings()
+        settings = exchange_settings()
         host, port = parse_listen(listen or settings.feed_listen or DEFAULT_LISTEN)
         storage = await _open(db, settings)
         try:
@@ -103,7 +74,7 @@ def feed_serve(
             await storage.close()
             raise
         access = "private (bearer tokens)" if settings.feed_tokens else "public"
-        _err.print(f"serving the {access} feed on http://{host}:{port}/feed", highlight=False)
+        err.print(f"serving the {access} feed on http://{host}:{port}/feed", highlight=False)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -117,7 +88,7 @@ def feed_serve(
     try:
         asyncio.run(run())
     except TiplineError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
 
 
 async def start_feed_server(
@@ -159,14 +130,14 @@ def partners_add(
 
     async def run() -> None:
         parse_public_key(public_key)
-        async with await _open(db, _settings()) as storage:
+        async with await _open(db, exchange_settings()) as storage:
             await storage.add_partner(PartnerDraft(name, url, public_key, trust, token))
 
     try:
         asyncio.run(run())
     except TiplineError as exc:
-        raise _fail(exc) from exc
-    _err.print(escape(f"added partner {name.strip()} ({trust.value})"), highlight=False)
+        raise fail(exc) from exc
+    err.print(escape(f"added partner {name.strip()} ({trust.value})"), highlight=False)
 
 
 @partners_app.command("list")
@@ -174,7 +145,7 @@ def partners_list(db: DbOption = None) -> None:
     """The partners and how their last sync went."""
 
     async def run() -> Table:
-        async with await _open(db, _settings()) as storage:
+        async with await _open(db, exchange_settings()) as storage:
             partners = await storage.partners()
         table = Table("name", "url", "trust", "token", "last sync", "result", "retry after")
         for p in partners:
@@ -190,9 +161,9 @@ def partners_list(db: DbOption = None) -> None:
         return table
 
     try:
-        _out.print(asyncio.run(run()))
+        out.print(asyncio.run(run()))
     except TiplineError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
 
 
 @partners_app.command("remove")
@@ -200,17 +171,17 @@ def partners_remove(name: str, db: DbOption = None) -> None:
     """Unsubscribe: the partner's items leave lookups at once."""
 
     async def run() -> bool:
-        async with await _open(db, _settings()) as storage:
+        async with await _open(db, exchange_settings()) as storage:
             return await storage.remove_partner(name)
 
     try:
         removed = asyncio.run(run())
     except TiplineError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if not removed:
-        _err.print(escape(f"no partner named {name}"), highlight=False)
+        err.print(escape(f"no partner named {name}"), highlight=False)
         raise typer.Exit(EXIT_FAILED)
-    _err.print(escape(f"removed partner {name}"), highlight=False)
+    err.print(escape(f"removed partner {name}"), highlight=False)
 
 
 @partners_app.command("sync")
@@ -222,7 +193,7 @@ def partners_sync(
 
     async def run() -> list[SyncReport]:
         async with (
-            await _open(db, _settings()) as storage,
+            await _open(db, exchange_settings()) as storage,
             httpx.AsyncClient(follow_redirects=False, trust_env=False) as http,
         ):
             names = None if name is None else [name]
@@ -231,10 +202,10 @@ def partners_sync(
     try:
         reports = asyncio.run(run())
     except TiplineError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     for report in reports:
-        _err.print(escape(f"{report.partner}: {report.summary()}"), highlight=False)
+        err.print(escape(f"{report.partner}: {report.summary()}"), highlight=False)
         for key, reason in report.rejected:
-            _err.print(escape(f"  rejected {key}: {reason}"), highlight=False)
+            err.print(escape(f"  rejected {key}: {reason}"), highlight=False)
     if any(r.error or r.rejected for r in reports):
         raise typer.Exit(EXIT_BAD_INPUT)
