@@ -13,29 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import signal
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
-from PIL import Image
 
-from bot.settings import BotSettings
-from tests.e2e.harness import (
-    RUN_ARGS,
-    TICKET,
-    bot_env,
-    picture,
-    start_process,
-    stop_process,
-    text_of,
+from tests.e2e.harness import TICKET, picture, text_of
+from tests.e2e.newsrooms import (
+    CARD_TIMEOUT,
+    FIRST_UPDATE_ID,
+    Fleet,
+    Newsroom,
+    is_card,
+    near_copy,
+    newsroom,
+    sent_text,
+    ticket_of_ack,
 )
-from tests.fakebotapi import Call, FakeBotAPI, FakeChat, FakeUser
 from tests.storage_backends import fresh_schema
 
 pytestmark = pytest.mark.postgres
@@ -45,12 +41,6 @@ TOKEN_B = "7200000002:AAFakeTokenForNewsroomB_tipline_e2e_b2"
 #: Each newsroom's admin makes its own key, so pseudonyms and sealed chats differ between them.
 SECRET_A = "newsroom-a-secret-key-for-the-shared-database-test"
 SECRET_B = "newsroom-b-secret-key-for-the-shared-database-test"
-#: Both fakes start here: Telegram numbers updates per bot, so two bots see the same ids.
-FIRST_UPDATE_ID = 800_000_001
-#: Seconds a started bot has to reach getUpdates, and a tip to be answered (well under the
-#: 30 s poll that stands in for a lost NOTIFY; the first card must be right anyway).
-START_TIMEOUT = 30.0
-CARD_TIMEOUT = 15.0
 #: The processing lease in the lease test (60 s in production), and the pause between the
 #: second instance's maintenance passes (30 s in production).
 SHORT_LEASE = 5.0
@@ -60,68 +50,6 @@ SHORT_MAINTENANCE = 0.5
 def quick_clocks(lease: float, maintenance: float) -> dict[str, str]:
     """Settings for ``tipline run`` under which a lease can run out within a test."""
     return {"TIPLINE_LEASE_SECONDS": str(lease), "TIPLINE_MAINTENANCE_SECONDS": str(maintenance)}
-
-
-def near_copy(data: bytes) -> bytes:
-    """Half the size and re-encoded at a lower quality: the same picture, other bytes."""
-    image = Image.open(io.BytesIO(data))
-    out = io.BytesIO()
-    image.resize((image.width // 2, image.height // 2)).save(out, "JPEG", quality=60)
-    return out.getvalue()
-
-
-@dataclass
-class Newsroom:
-    """One newsroom's bot as Telegram sees it: the fake, its people, its moderators' chat."""
-
-    name: str
-    api: FakeBotAPI
-    admin: FakeUser
-    moderator: FakeUser
-    tipster: FakeUser
-    mods: FakeChat
-    secret: str
-
-    def settings(self, database_url: str, folder: Path) -> BotSettings:
-        """An instance of this newsroom's bot, with its own name and media folder."""
-        return BotSettings(
-            TELEGRAM_BOT_TOKEN=self.api.token,
-            TELEGRAM_API_BASE_URL=self.api.root,
-            TIPLINE_MODERATOR_CHAT_ID=self.mods.id,
-            TIPLINE_ADMIN_IDS=str(self.admin.id),
-            TIPLINE_SECRET_KEY=self.secret,
-            TIPLINE_DATABASE_URL=database_url,
-            TIPLINE_MEDIA_DIR=str(folder / "media"),
-            TIPLINE_WORKERS=1,
-            TIPLINE_PACE_MESSAGES=False,
-            TIPLINE_INSTANCE_NAME=folder.name,
-        )
-
-    def cards(self) -> list[dict[str, Any]]:
-        """The verdict cards this newsroom's tipster has had (each ends with its ticket)."""
-        return [m for m in self.api.messages_to(self.tipster) if "Ticket " in text_of(m)]
-
-    def acks(self) -> list[dict[str, Any]]:
-        return [m for m in self.api.messages_to(self.tipster) if "Received" in text_of(m)]
-
-
-@asynccontextmanager
-async def newsroom(
-    name: str, token: str, base_id: int, chat_id: int, secret: str
-) -> AsyncIterator[Newsroom]:
-    """A newsroom's own fake Telegram, with its admin, moderator, tipster and moderators' chat."""
-    async with FakeBotAPI(
-        token=token,
-        bot_username=f"newsroom_{name.lower()}_tips_bot",
-        first_update_id=FIRST_UPDATE_ID,
-    ) as api:
-        people = [
-            api.add_user(f"{role}{name}", username=f"{role.lower()}_{name.lower()}", id=base_id + n)
-            for n, role in enumerate(("Admin", "Mod", "Source"), start=1)
-        ]
-        admin, moderator, tipster = people
-        mods = api.add_group(f"Moderators {name}", id=chat_id, admins=[admin, moderator])
-        yield Newsroom(name, api, admin, moderator, tipster, mods, secret)
 
 
 @pytest_asyncio.fixture
@@ -143,45 +71,6 @@ async def database(postgres_url: str) -> AsyncIterator[str]:
         yield url
 
 
-class Fleet:
-    """The bot processes of one test, each in a folder named after its instance."""
-
-    def __init__(self, database_url: str, root: Path) -> None:
-        self.database_url = database_url
-        self.root = root
-        self.processes: dict[str, asyncio.subprocess.Process] = {}
-
-    def log(self, instance: str) -> Path:
-        return self.root / instance / "bot.log"
-
-    async def start(
-        self, room: Newsroom, instance: str, clocks: dict[str, str] | None = None
-    ) -> asyncio.subprocess.Process:
-        """Start an instance of ``room``'s bot; return once it polls (post_init is done: the
-        database is migrated, the index loaded, unfinished tips taken up)."""
-        folder = self.root / instance
-        folder.mkdir(parents=True, exist_ok=True)
-        env = {**bot_env(room.settings(self.database_url, folder)), **(clocks or {})}
-        polls = len(room.api.calls_to("deleteWebhook"))
-        proc = await start_process(env, folder, self.log(instance), RUN_ARGS)
-        self.processes[instance] = proc
-        await room.api.wait_until(
-            lambda: len(room.api.calls_to("deleteWebhook")) > polls or proc.returncode is not None,
-            timeout=START_TIMEOUT,
-            what=f"{instance} to start polling",
-        )
-        if proc.returncode is not None:
-            tail = self.log(instance).read_text(errors="replace")[-3000:]
-            raise AssertionError(f"{instance} exited with {proc.returncode} at start:\n{tail}")
-        return proc
-
-    async def stop(self, instance: str, sig: int = signal.SIGTERM) -> None:
-        await stop_process(self.processes[instance], sig)
-
-    async def stop_all(self) -> None:
-        await asyncio.gather(*(stop_process(p) for p in self.processes.values()))
-
-
 @pytest_asyncio.fixture
 async def fleet(
     database: str, newsroom_a: Newsroom, newsroom_b: Newsroom, tmp_path: Path
@@ -192,24 +81,6 @@ async def fleet(
         yield fleet
     finally:
         await fleet.stop_all()
-
-
-async def ticket_of_ack(room: Newsroom) -> str:
-    ack = await room.api.wait_for_message(room.tipster, "Received", timeout=CARD_TIMEOUT)
-    found = TICKET.search(text_of(ack))
-    assert found, text_of(ack)
-    return found.group(0)
-
-
-def is_card(ticket: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda m: f"Ticket {ticket}" in text_of(m)
-
-
-def sent_text(api: FakeBotAPI, needle: str) -> Call:
-    """The one sendMessage whose HTML holds ``needle`` (its ``time`` is when it was asked)."""
-    found = [c for c in api.calls_to("sendMessage") if needle in str(c.params.get("text"))]
-    assert len(found) == 1, f"{len(found)} messages with {needle!r}"
-    return found[0]
 
 
 async def test_a_verdict_in_one_newsroom_is_known_at_once_to_the_other(
