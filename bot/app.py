@@ -30,10 +30,11 @@ from handlers import admin, gatekeeper, intake, overview, publishing, review, st
 from handlers.context import SERVICES_KEY, TiplineContext
 from handlers.errors import on_error
 from handlers.exchange import parse_listen, sync_partners
+from handlers.exchange.disputes import contest_notice
 from handlers.i18n import LANGUAGES, texts_for
 from handlers.pacing import ReviewPacer
 from handlers.services import Analyser, FairUse, Services
-from handlers.telegram_notifier import tip_flow
+from handlers.telegram_notifier import corrector, tip_flow
 from storage import open_storage
 from storage.identities import IdentityProtector
 from storage.media import MediaStore, make_room, sweep_unreferenced
@@ -46,6 +47,7 @@ _MAINTENANCE_KEY = "tipline.maintenance"
 _LOOPWATCH_KEY = "tipline.loopwatch"
 _FEED_KEY = "tipline.feed"
 _SYNC_KEY = "tipline.partner_sync"
+_CORRECTIONS_KEY = "tipline.corrections"
 #: How often an instance deletes files in its media folder that no tip refers to any more
 #: (another instance's retention pass, or a crash, may have let go of them), sparing files
 #: younger than the grace period.
@@ -248,6 +250,7 @@ async def _maintenance(app: TiplineApp, services: Services, interval: float) -> 
             await services.storage.refresh_index()
             _pull_partners(app, services)
             await _resume(app, services)
+            await _correct(app, services)
             await tip_flow(app.bot, services).post_digest()
             cutoff = datetime.now(UTC) - timedelta(days=services.retention_days)
             purged = await services.storage.purge_expired(cutoff)
@@ -279,13 +282,31 @@ def _pull_partners(app: TiplineApp, services: Services) -> None:
     partner that is slow or down delays neither this maintenance pass nor any tip."""
     running: asyncio.Task[None] | None = app.bot_data.get(_SYNC_KEY)
     if running is None or running.done():
-        app.bot_data[_SYNC_KEY] = asyncio.create_task(_partner_pass(services))
+        app.bot_data[_SYNC_KEY] = asyncio.create_task(_partner_pass(app, services))
 
 
-async def _partner_pass(services: Services) -> None:
+async def _partner_pass(app: TiplineApp, services: Services) -> None:
+    """Pull every partner due; tell the moderators where a partner now disagrees with us,
+    and tipsters what the new entries change for them."""
     try:
-        for report in await sync_partners(services.storage, services.http):
+        reports = await sync_partners(services.storage, services.http)
+        for report in reports:
             if report.applied or report.rejected or report.error:
                 log.info("partner %s: %s", report.partner, report.summary())
+            if report.contested:
+                notice = contest_notice(report.partner, report.contested, t=services.newsroom_texts)
+                await app.bot.send_message(services.moderator_chat_id, notice)
+        if any(report.applied for report in reports):
+            await _correct(app, services)
     except Exception:
         log.exception("pulling partners' feeds failed; trying again next pass")
+
+
+async def _correct(app: TiplineApp, services: Services) -> None:
+    """Send tipsters the corrections they are owed (see :mod:`handlers.corrections`), one
+    pass at a time: the maintenance pass and a partner's sync may both ask."""
+    lock: asyncio.Lock = app.bot_data.setdefault(_CORRECTIONS_KEY, asyncio.Lock())
+    async with lock:
+        sent = await corrector(app.bot, services).run()
+    if sent:
+        log.info("corrections: %d tipster(s) told of a change", sent)

@@ -28,6 +28,7 @@ __all__ = [
     "judge_alignment",
     "local_confidence",
     "rank_key",
+    "same_picture",
 ]
 
 
@@ -190,9 +191,13 @@ def confidence_of(match: Match) -> Confidence:
     if match.newsroom is not None and not match.trusted:
         # A partner whose word only informs moderators: never "known" to a tipster.
         return Confidence.SIMILAR
-    if match.kind is MatchKind.EXACT or match.signal in ("pdq", LOCAL_CERTAIN):
-        return Confidence.CERTAIN
-    return Confidence.SIMILAR
+    return Confidence.CERTAIN if same_picture(match) else Confidence.SIMILAR
+
+
+def same_picture(match: Match) -> bool:
+    """Whether the match is certainly the known picture, whoever's word it carries: what a
+    moderator's verdict on the query also says about that item (an opinion on a partner's)."""
+    return match.kind is MatchKind.EXACT or match.signal in ("pdq", LOCAL_CERTAIN)
 
 
 def accept(candidate: Candidate, query_pdq_quality: int | None) -> tuple[str, int] | None:

@@ -26,13 +26,14 @@ from handlers.callbacks import REVIEW_PATTERN, parse_review_action
 from handlers.cards import review_card, verdict_notice
 from handlers.commands import find_tip, moderator, reply
 from handlers.context import TiplineContext
+from handlers.corrections import opinion_targets
 from handlers.i18n import Safe, Texts, supported_language, texts_for
 from handlers.services import Services
 from handlers.telegram_notifier import review_keyboard
 from handlers.tipflow import picture_views
 from handlers.wording import moderator_label
 from storage.errors import Conflict
-from storage.tips import ReviewDraft, Role, Submission
+from storage.tips import ReviewDraft, Role, Submission, Told
 
 __all__ = ["HANDLERS", "Reply", "apply_verdict"]
 
@@ -102,9 +103,10 @@ async def apply_verdict(
             verdict=_verdict_name(given, t),
             command=t.ltr(f"/undo {ticket}"),
         )
+    about = opinion_targets(picture_views(submission))
     try:
         review = await services.storage.record_review(
-            submission.id, ReviewDraft(verdict, me, note, fact_check_url)
+            submission.id, ReviewDraft(verdict, me, note, fact_check_url, about=about)
         )
     except Conflict:
         # Another verdict on this tip, or on the same picture, came at the same moment.
@@ -120,15 +122,33 @@ async def apply_verdict(
         {"verdict": verdict.value, "known_items": list(review.known_item_ids)},
     )
     log.info("tip %s: verdict %s", ticket, verdict.value)
-    await _notify_tipster(context, submission, verdict, fact_check_url, note)
+    if await _notify_tipster(context, submission, verdict, fact_check_url, note):
+        told = [Told(item_id, verdict) for item_id in review.known_item_ids]
+        await services.storage.record_answer(submission.id, told)
     taught = len(review.known_item_ids)
-    return lambda t: t.ngettext(
-        "Tip {ticket}: <b>{verdict}</b>. {n} known item recorded; the next copy will match.",
-        "Tip {ticket}: <b>{verdict}</b>. {n} known items recorded; the next copy will match.",
-        taught,
-        ticket=t.ticket(ticket),
-        verdict=_verdict_name(verdict, t),
-    )
+
+    def answer(t: Texts) -> str:
+        text = t.ngettext(
+            "Tip {ticket}: <b>{verdict}</b>. {n} known item recorded; the next copy will match.",
+            "Tip {ticket}: <b>{verdict}</b>. {n} known items recorded; the next copy will match.",
+            taught,
+            ticket=t.ticket(ticket),
+            verdict=_verdict_name(verdict, t),
+        )
+        if not about:
+            return text
+        command = t.ltr(f"/publish {ticket}")
+        return (
+            text
+            + " "
+            + t._(
+                "It is also this newsroom's word on a partner newsroom's item; {command} tells "
+                "partner newsrooms.",
+                command=command,
+            )
+        )
+
+    return answer
 
 
 async def _notify_tipster(
@@ -137,23 +157,27 @@ async def _notify_tipster(
     verdict: Verdict,
     fact_check_url: str | None,
     note: str,
-) -> None:
+) -> bool:
+    """Tell the tipster the verdict; False if they cannot be told (no chat link, /forget,
+    notices off). The chat link stays until the retention period ends, so that a correction
+    can reach them if the verdict changes (:mod:`handlers.corrections`)."""
     services = context.services
     if not (submission.notify and submission.sealed_chat and submission.tipster):
-        return
+        return False
     chat_id = services.identities.open_chat_id(submission.sealed_chat)
-    if chat_id is not None:
-        # Their choice since the tip, else the language the tip came in.
-        chosen = await services.storage.language_of(submission.tipster)
-        t = texts_for(supported_language(chosen or submission.language, services.language))
-        try:
-            await context.bot.send_message(
-                chat_id, verdict_notice(submission.ticket, verdict, fact_check_url, note, t=t)
-            )
-        except Forbidden:
-            log.info("tip %s: the tipster has blocked the bot", submission.ticket)
-    # The tip is closed: the only reason to keep the chat id is gone.
-    await services.storage.drop_sealed_chat(submission.id)
+    if chat_id is None:
+        return False
+    # Their choice since the tip, else the language the tip came in.
+    chosen = await services.storage.language_of(submission.tipster)
+    t = texts_for(supported_language(chosen or submission.language, services.language))
+    try:
+        await context.bot.send_message(
+            chat_id, verdict_notice(submission.ticket, verdict, fact_check_url, note, t=t)
+        )
+    except Forbidden:
+        log.info("tip %s: the tipster has blocked the bot", submission.ticket)
+        return False
+    return True
 
 
 async def _refresh_card(update: Update, context: TiplineContext, submission_id: int) -> None:

@@ -83,10 +83,10 @@ def privacy_text(t: Texts, retention_days: int) -> str:
                 "stored."
             ),
             t.ngettext(
-                "• Your chat id, encrypted, only so we can tell you the verdict; it is deleted "
-                "when your tip is reviewed, or after {n} day.",
-                "• Your chat id, encrypted, only so we can tell you the verdict; it is deleted "
-                "when your tip is reviewed, or after {n} days.",
+                "• Your chat id, encrypted, only so we can tell you the verdict and correct it "
+                "if it changes; it is deleted after {n} day, or at once with /forget.",
+                "• Your chat id, encrypted, only so we can tell you the verdict and correct it "
+                "if it changes; it is deleted after {n} days, or at once with /forget.",
                 retention_days,
             ),
             t._(

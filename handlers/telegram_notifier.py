@@ -10,12 +10,19 @@ from telegram.error import BadRequest, Forbidden
 from checks.errors import FileTooLarge, InvalidInput
 from checks.verdicts import Verdict
 from handlers.callbacks import claim_data, verdict_data
+from handlers.corrections import Corrector
 from handlers.i18n import N_, Texts
 from handlers.services import Services
 from handlers.tipflow import TipFlow
 from storage.tips import ItemOrigin, ItemSource
 
-__all__ = ["TELEGRAM_DOWNLOAD_LIMIT", "TelegramNotifier", "review_keyboard", "tip_flow"]
+__all__ = [
+    "TELEGRAM_DOWNLOAD_LIMIT",
+    "TelegramNotifier",
+    "corrector",
+    "review_keyboard",
+    "tip_flow",
+]
 
 log = logging.getLogger(__name__)
 
@@ -104,4 +111,14 @@ def tip_flow(bot: Bot, services: Services) -> TipFlow:
         lease_seconds=services.lease_seconds,
         language=services.language,
         pacer=services.review_pacer,
+    )
+
+
+def corrector(bot: Bot, services: Services) -> Corrector:
+    """Corrections to this bot's tipsters, sent through Telegram."""
+    return Corrector(
+        storage=services.storage,
+        identities=services.identities,
+        messenger=TelegramNotifier(bot, services),
+        language=services.language,
     )

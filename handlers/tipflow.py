@@ -32,6 +32,7 @@ from handlers.cards import (
     review_card,
     tipster_card,
 )
+from handlers.corrections import told_of
 from handlers.i18n import DEFAULT_LANGUAGE, N_, supported_language, texts_for
 from handlers.pacing import ReviewPacer
 from handlers.services import Analyser
@@ -40,6 +41,7 @@ from storage.base import KnownItems
 from storage.identities import IdentityProtector
 from storage.media import MediaFull, MediaStore
 from storage.tips import (
+    Answers,
     ItemSource,
     ItemStatus,
     Retention,
@@ -73,8 +75,9 @@ _MEDIA_FULL_NOTICE = N_(
 DEFAULT_LEASE_SECONDS = 60.0
 
 
-class TipFlowStorage(KnownItems, Submissions, Retention, Protocol):
-    """What the flow needs of the database: tips, lookups, and known items' pictures."""
+class TipFlowStorage(KnownItems, Submissions, Retention, Answers, Protocol):
+    """What the flow needs of the database: tips, lookups, known items' pictures, and what
+    each tipster was told (for corrections)."""
 
 
 class TipProcessingFailed(TiplineError):
@@ -216,6 +219,9 @@ class TipFlow:
         views = picture_views(submission)
         if submission.replied_at is None or late:
             await self._tell_tipster(submission, views)
+            told = told_of(views)
+            if told or late:
+                await storage.record_answer(submission.id, told)
             await storage.mark_replied(submission.id)
             log.info("tip %s answered (%s)", submission.ticket, submission.status.value)
 

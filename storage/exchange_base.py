@@ -22,6 +22,7 @@ from checks.verdicts import Verdict
 
 __all__ = [
     "ApplyResult",
+    "Contest",
     "Exchange",
     "FeedRow",
     "Opinion",
@@ -29,6 +30,7 @@ __all__ = [
     "PartnerDraft",
     "PartnerEntry",
     "Trust",
+    "disputed_for_tipsters",
     "entry_key_of",
     "is_disputed",
 ]
@@ -117,12 +119,27 @@ class Partner:
 
 
 @dataclass(frozen=True, slots=True)
+class Contest:
+    """A partner's entry, just applied, whose verdict differs from ours on the same picture:
+    the moderators are told, since our own cards now say newsrooms disagree."""
+
+    key: str
+    #: Our own item with that key, its title and verdict; the partner's verdict.
+    item_id: int
+    title: str
+    ours: Verdict
+    theirs: Verdict
+
+
+@dataclass(frozen=True, slots=True)
 class ApplyResult:
-    """What one page of a partner's feed did: entries applied, and the keys of those refused
-    because this database already holds the same or a newer entry for them (a replay)."""
+    """What one page of a partner's feed did: entries applied, the keys of those refused
+    because this database already holds the same or a newer entry for them (a replay), and
+    the applied ones that disagree with our own verdict."""
 
     applied: int
     replayed: tuple[str, ...] = ()
+    contested: tuple[Contest, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +161,13 @@ def is_disputed(opinions: Sequence[Opinion]) -> bool:
     """Newsrooms disagree: two standing opinions with different verdicts (a retraction is no
     opinion). Cards must then name each side rather than pick one."""
     return len({o.verdict for o in opinions if o.verdict is not None}) > 1
+
+
+def disputed_for_tipsters(opinions: Sequence[Opinion]) -> bool:
+    """:func:`is_disputed` among the words that may reach a tipster: ours and those of
+    partners trusted as ``certain`` (a review-only partner's word informs moderators alone,
+    as :func:`checks.matching.confidence_of` has it)."""
+    return is_disputed([o for o in opinions if o.trust is not Trust.REVIEW])
 
 
 class Exchange(Protocol):

@@ -20,6 +20,7 @@ from checks.verdicts import Verdict
 from storage.errors import Conflict, NotFound
 from storage.exchange_base import (
     ApplyResult,
+    Contest,
     Exchange,
     FeedRow,
     Opinion,
@@ -190,11 +191,25 @@ class ExchangeRepository(SqlRunner, Exchange):
                     latest[entry.key] = entry
                 applied = len(entries) - len(replayed)
                 await self._write_entries(db, partner_id, list(latest.values()), now)
+                contested = await self._contested(db, list(latest.values()))
                 result = f"{applied} applied, {len(replayed)} replayed"
                 await db.fetch(self._exchange.advance, partner_id, cursor, now, result)
         if applied:
             await self.refresh_index()
-        return ApplyResult(applied=applied, replayed=tuple(replayed))
+        return ApplyResult(applied=applied, replayed=tuple(replayed), contested=contested)
+
+    async def _contested(self, db: Executor, entries: list[PartnerEntry]) -> tuple[Contest, ...]:
+        """The live entries whose verdict differs from our own item with the same key."""
+        theirs = {e.key: e.verdict for e in entries if e.verdict is not None}
+        if not theirs:
+            return ()
+        own = await db.fetch(self._exchange.own_opinions, self._encode_list(sorted(theirs)))
+        return tuple(
+            Contest(row["natural_key"], row["id"], row["title"], Verdict(row["verdict"]), verdict)
+            for row in own
+            if (verdict := theirs[row["natural_key"]]) is not None
+            and verdict.value != row["verdict"]
+        )
 
     async def _write_entries(
         self, db: Executor, partner_id: int, entries: list[PartnerEntry], now: object

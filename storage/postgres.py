@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from storage.answer_sql import AnswerStatements
 from storage.clock import Clock, system_clock
 from storage.dialect import POSTGRES
 from storage.errors import Conflict, MigrationError, StorageError, StorageFull, StorageUnavailable
@@ -91,6 +92,7 @@ class PostgresStorage(SqlStorage):
     _tips = POSTGRES.render_all(TipStatements)
     _known = POSTGRES.render_all(KnownItemStatements)
     _feature_sql = POSTGRES.render_all(FeatureStatements)
+    _answers = POSTGRES.render_all(AnswerStatements)
     _exchange = render_exchange(POSTGRES)
     _feed_lock = FEED_LOCK[POSTGRES.name]
     # Every transaction older than the oldest one still running has finished: whatever it

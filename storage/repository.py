@@ -19,6 +19,7 @@ from typing import ClassVar
 from checks.matching import Match, MatchKind, Way, judge, rank_key
 from checks.signals import Fingerprint
 from checks.verdicts import Verdict
+from storage.answers import AnswerRepository
 from storage.base import KnownItem, KnownItemDraft, Storage, UpsertResult
 from storage.clock import Clock
 from storage.exchange_base import Trust
@@ -80,6 +81,7 @@ def _distinct_runs(drafts: Sequence[KnownItemDraft]) -> Iterator[list[KnownItemD
 
 class SqlStorage(
     SubmissionRepository,
+    AnswerRepository,
     ReviewRepository,
     ModerationRepository,
     RetentionRepository,

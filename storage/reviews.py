@@ -20,12 +20,14 @@ from checks.signals import Fingerprint
 from checks.verdicts import SubmissionStatus, Verdict
 from storage.base import KnownItem, KnownItemDraft, UpsertResult
 from storage.errors import Conflict, NotFound
+from storage.exchange_sql import PARTNER_ITEM_AUTHOR
 from storage.features import FeatureRepository
 from storage.rows import (
     Executor,
     Row,
     decode_json,
     encode_json,
+    item_from_row,
     known_item_state,
     normalise_draft,
     restore_parameters,
@@ -129,6 +131,8 @@ class ReviewRepository(FeatureRepository, Reviews):
                         verdict,
                         draft,
                     )
+                    for opinion in await self._opinion_drafts(db, ticket, verdict, draft):
+                        drafts.setdefault(opinion.natural_key, opinion)
                     # In key order, so that two reviews lock shared items in the same order.
                     for key in sorted(drafts):
                         result = await self._teach(db, drafts[key], moment, ticket)
@@ -182,6 +186,33 @@ class ReviewRepository(FeatureRepository, Reviews):
                 )
             )
             drafts.setdefault(known.natural_key, known)
+        return drafts
+
+    async def _opinion_drafts(
+        self, db: Executor, ticket: str, verdict: Verdict, draft: ReviewDraft
+    ) -> list[KnownItemDraft]:
+        """Our word on the partners' items the verdict is about: an item of ours with each
+        one's hashes, so it carries the partner's key (see :mod:`storage.partners`)."""
+        drafts = []
+        for item_id in sorted(set(draft.about)):
+            rows = await db.fetch(self._known.item, item_id)
+            if not rows:
+                continue  # retracted meanwhile: there is nothing left to have a word on
+            item = item_from_row(rows[0])
+            if item.draft.recorded_by != PARTNER_ITEM_AUTHOR:
+                continue  # ours already: the verdict's own items speak for us
+            drafts.append(
+                normalise_draft(
+                    KnownItemDraft(
+                        fingerprint=item.fingerprint,
+                        verdict=verdict,
+                        title=_known_item_title(ticket, 0, several=False),
+                        note=draft.note,
+                        fact_check_url=draft.fact_check_url,
+                        recorded_by=draft.moderator,
+                    )
+                )
+            )
         return drafts
 
     async def _teach(

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage.answer_sql import AnswerStatements
 from storage.clock import Clock, system_clock
 from storage.dialect import SQLITE
 from storage.errors import (
@@ -109,6 +110,7 @@ class SqliteStorage(SqlStorage):
     _tips = SQLITE.render_all(TipStatements)
     _known = SQLITE.render_all(KnownItemStatements)
     _feature_sql = SQLITE.render_all(FeatureStatements)
+    _answers = SQLITE.render_all(AnswerStatements)
     _exchange = render_exchange(SQLITE)
     _feed_lock = FEED_LOCK[SQLITE.name]
     # Writers are serialised and the triggers take MAX(revision) + 1 under the write lock, so

@@ -17,11 +17,13 @@ from checks.signals import Fingerprint
 from checks.verdicts import SubmissionStatus, Verdict
 
 __all__ = [
+    "AnsweredItem",
     "AuditEntry",
     "ItemOrigin",
     "ItemSource",
     "ItemStatus",
     "Moderator",
+    "OpenAnswer",
     "PurgeResult",
     "RecordedTip",
     "Review",
@@ -32,6 +34,7 @@ __all__ = [
     "Submission",
     "SubmissionDraft",
     "SubmissionItem",
+    "Told",
     "normalise_ticket",
 ]
 
@@ -186,6 +189,10 @@ class ReviewDraft:
     moderator: str
     note: str = ""
     fact_check_url: str | None = None
+    #: Partners' known items the tip's pictures certainly are: the verdict is this
+    #: newsroom's opinion of them too, recorded as an item of ours with their hashes (so
+    #: ``/publish`` tells the partner, and undoing the verdict takes the opinion back).
+    about: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,3 +255,34 @@ class PurgeResult:
     #: Media paths no item refers to any more (sorted): the caller deletes these files. A
     #: path still used by a newer item (the same picture sent again) is kept.
     media_paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """What a tipster was told of one known item: its verdict (None: that it was withdrawn),
+    and whether newsrooms disagreed about it."""
+
+    item_id: int
+    verdict: Verdict | None
+    disputed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredItem:
+    """One known item behind an answer: what was told of it, and its verdict now (None once
+    it is retired: undone here, or retracted by its partner)."""
+
+    told: Told
+    verdict_now: Verdict | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAnswer:
+    """A tip whose tipster can still be told of a change, with the items behind its answer."""
+
+    submission_id: int
+    ticket: str
+    tipster: str
+    sealed_chat: bytes
+    language: str | None
+    items: tuple[AnsweredItem, ...]

@@ -22,11 +22,13 @@ from typing import Any, Protocol
 from checks.signals import Fingerprint
 from checks.verdicts import SubmissionStatus
 from storage.tip_records import (
+    AnsweredItem,
     AuditEntry,
     ItemOrigin,
     ItemSource,
     ItemStatus,
     Moderator,
+    OpenAnswer,
     PurgeResult,
     RecordedTip,
     Review,
@@ -37,16 +39,20 @@ from storage.tip_records import (
     Submission,
     SubmissionDraft,
     SubmissionItem,
+    Told,
     normalise_ticket,
 )
 
 __all__ = [
+    "AnsweredItem",
+    "Answers",
     "AuditEntry",
     "ItemOrigin",
     "ItemSource",
     "ItemStatus",
     "Moderation",
     "Moderator",
+    "OpenAnswer",
     "Preferences",
     "PurgeResult",
     "RecordedTip",
@@ -62,6 +68,7 @@ __all__ = [
     "SubmissionItem",
     "Submissions",
     "TipStorage",
+    "Told",
     "normalise_ticket",
 ]
 
@@ -279,6 +286,24 @@ class Preferences(Protocol):
         forgets it."""
 
 
-class TipStorage(Submissions, Reviews, Moderation, Retention, Preferences, Protocol):
+class Answers(Protocol):
+    """What tipsters were told, for corrections."""
+
+    @abstractmethod
+    async def record_answer(self, submission_id: int, told: Sequence[Told]) -> None:
+        """What the tipster has just been told, replacing what they were told before."""
+
+    @abstractmethod
+    async def open_answers(self, after: int = 0, limit: int = 200) -> list[OpenAnswer]:
+        """The next ``limit`` tips after submission ``after`` (by id) that were answered and
+        can still be corrected: this bot's, tipster and chat link still there, notify on."""
+
+    @abstractmethod
+    async def settle_answer(self, submission_id: int, told: Sequence[Told]) -> None:
+        """A correction went out: this is now what the tipster was told. Rows replaced by a
+        verdict given meanwhile are left alone (its notice told the tipster already)."""
+
+
+class TipStorage(Submissions, Reviews, Moderation, Retention, Preferences, Answers, Protocol):
     """Submissions, reviews, moderators, the audit log, retention and tipsters' preferences:
     the bot's whole half."""

@@ -929,8 +929,9 @@ async def test_an_upgraded_database_knows_which_bot_each_tip_came_to(tmp_path: P
     # (and, from 0007, the languages go too).
     async with aiosqlite.connect(path) as conn:
         await conn.executescript(
-            # 0008 (the exchange) and 0009 (local features) go too: their tables are made
-            # again on the way up.
+            # 0008 (the exchange), 0009 (local features) and 0010 (what tipsters were told)
+            # go too: their tables are made again on the way up.
+            "DROP TABLE tipster_answers; "
             "DROP TABLE submission_item_features; DROP TABLE known_item_features; "
             "DROP TABLE partner_entries; DROP TABLE partners; DROP TRIGGER feed_items_follow; "
             "DROP TABLE feed_items; DROP INDEX known_items_created_by; "

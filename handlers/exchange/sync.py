@@ -34,7 +34,7 @@ from handlers.linkfetch.addresses import (
 from storage.errors import StorageError
 from storage.exchange.feed_format import EntryRejected, FeedRejected, parse_page, verify_entry
 from storage.exchange.signing import parse_public_key
-from storage.exchange_base import Exchange, Partner, PartnerEntry
+from storage.exchange_base import Contest, Exchange, Partner, PartnerEntry
 
 __all__ = ["SyncLimits", "SyncReport", "backoff", "sync_due", "sync_partner", "sync_partners"]
 
@@ -69,6 +69,8 @@ class SyncReport:
     pages: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
     replayed: list[str] = field(default_factory=list)
+    #: Applied entries whose verdict differs from ours on the same picture.
+    contested: list[Contest] = field(default_factory=list)
     error: str | None = None
 
     def summary(self) -> str:
@@ -140,6 +142,7 @@ async def sync_partner(
             report.pages += 1
             report.applied += result.applied
             report.replayed.extend(result.replayed)
+            report.contested.extend(result.contested)
             for key in result.replayed:
                 log.warning(
                     "partner %s: entry %s rejected: replayed (not newer)", partner.name, key
