@@ -53,6 +53,17 @@ _SMALL = THUMB * 3
 _BLUR = 0.8
 _TILE_RESIDUAL = 0.8
 _FLAT_DETAIL = 4.0
+#: The pixels bring a placement that lines up (correlation at least _REFINE_CORRELATION) but
+#: has a tile worse than _SETTLED_TILE to its exact position: ECC on an _ECC_SIDE template,
+#: at most _ECC_STEPS steps, smoothed; refused if a corner moves more than _ECC_MOVE of the
+#: picture's extent in the query (or 2 pixels). See docs/calibration.md.
+_REFINE_CORRELATION = 0.9
+_SETTLED_TILE = 0.15
+_ECC_SIDE = 128
+_ECC_STEPS = 30
+_ECC_EPS = 1e-3
+_ECC_SMOOTHING = 3
+_ECC_MOVE = 0.03
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,23 +126,62 @@ def _overlap(quad: np.ndarray, query_size: tuple[int, int]) -> tuple[float, floa
     return known_shown, query_filled
 
 
+def _warp(homography: np.ndarray, known: KnownFeatures, query: QueryFeatures) -> np.ndarray:
+    """The placement as a map from the known picture at _FINE x the thumbnail's side to the
+    query's pixels."""
+    width, height = known.keypoints.size
+    pixels_h, pixels_w = query.pixels.shape
+    fine = THUMB * _FINE
+    to_known = np.diag([width / fine, height / fine, 1.0])
+    qk = query.keypoints
+    to_pixels = np.diag([pixels_w / qk.size[0], pixels_h / qk.size[1], 1.0])
+    return to_pixels @ homography @ to_known
+
+
+def _refined(warp: np.ndarray, known: KnownFeatures, query: QueryFeatures) -> np.ndarray | None:
+    """The placement brought to the pixels (ECC: the warp that maximises their correlation),
+    or None when it will not settle close by. Keypoints place a picture that is small in the
+    query, or poor in texture, a pixel or two off; that alone fails a tile. A refinement that
+    moves a corner further than a small share of the picture is another placement, not this
+    one made exact, and is refused."""
+    scale = np.diag([_FINE * THUMB / _ECC_SIDE, _FINE * THUMB / _ECC_SIDE, 1.0])
+    start = warp @ scale
+    template = cv2.resize(known.thumbnail, (_ECC_SIDE, _ECC_SIDE), interpolation=cv2.INTER_LINEAR)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, _ECC_STEPS, _ECC_EPS)
+    try:
+        _, found = cv2.findTransformECC(
+            template.astype(np.float32),
+            query.pixels.astype(np.float32),
+            (start / start[2, 2]).astype(np.float32),
+            cv2.MOTION_HOMOGRAPHY,
+            criteria,
+            None,
+            _ECC_SMOOTHING,
+        )
+    except cv2.error:  # it did not converge: keep the keypoints' placement
+        return None
+    corners = _corners(_ECC_SIDE, _ECC_SIDE).reshape(-1, 1, 2)
+    before = cv2.perspectiveTransform(corners, start).reshape(4, 2)
+    after = cv2.perspectiveTransform(corners, found.astype(np.float64)).reshape(4, 2)
+    if not np.isfinite(after).all():
+        return None
+    extent = float((before.max(axis=0) - before.min(axis=0)).max())
+    if float(np.linalg.norm(after - before, axis=1).max()) > max(_ECC_MOVE * extent, 2.0):
+        return None
+    return found.astype(np.float64) @ np.linalg.inv(scale)
+
+
 def _pixels_agree(
-    homography: np.ndarray, known: KnownFeatures, query: QueryFeatures
+    warp: np.ndarray, known: KnownFeatures, query: QueryFeatures
 ) -> tuple[float, float, float, int]:
     """Warp the query into the known thumbnail's frame and compare: correlation over the
     overlap; then, after fitting one gain and offset, each tile's residual against its own
     detail (a resampled edge leaves a residual in proportion to its gradient; a changed
     subject leaves far more): the share of tiles within :data:`_TILE_RESIDUAL`, the worst
     tile's ratio, and the number of tiles."""
-    qk = query.keypoints
-    width, height = known.keypoints.size
-    pixels_h, pixels_w = query.pixels.shape
     # Warp at _FINE x _FINE (bilinear), then shrink to the thumbnail by area: warping straight
     # to 64 px would sample the query without smoothing it, and alias.
     fine = THUMB * _FINE
-    to_known = np.diag([width / fine, height / fine, 1.0])
-    to_pixels = np.diag([pixels_w / qk.size[0], pixels_h / qk.size[1], 1.0])
-    warp = to_pixels @ homography @ to_known
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     seen = cv2.warpPerspective(query.pixels, warp, (fine, fine), flags=flags)
     mask = cv2.warpPerspective(
@@ -256,7 +306,14 @@ def _evidence(
     if not np.isfinite(quad).all() or not _plausible(quad, kk.size):
         return None
     known_shown, query_filled = _overlap(quad, qk.size)
-    correlation, tiles_agreeing, worst_tile, tiles = _pixels_agree(homography, known, query)
+    warp = _warp(homography, known, query)
+    pixels = _pixels_agree(warp, known, query)
+    if pixels[0] >= _REFINE_CORRELATION and pixels[2] > _SETTLED_TILE:
+        # Lines up, but a tile is off: is it the placement or the picture?
+        better = _refined(warp, known, query)
+        if better is not None:
+            pixels = _pixels_agree(better, known, query)
+    correlation, tiles_agreeing, worst_tile, tiles = pixels
     angle, perspective = _shape(homography)
     qw, qh = qk.size
     left, top = np.clip(quad.min(axis=0) / (qw, qh), 0, 1)
