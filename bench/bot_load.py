@@ -10,8 +10,9 @@ against the fake Bot API on 127.0.0.1. Two ways to load it:
   the time to a card is then what a tipster sees at that rate.
 
 Prints JSON: time from update to verdict card (median, 95th percentile), photos per second,
-errors, the bot's longest event-loop stall (from its own log), and the CPU each part used per
-photo: the bot's process, its workers, and this process (the fake Telegram and the tipsters).
+errors, the bot's longest event-loop stall (from its own log), the CPU each part used per
+photo: the bot's process, its workers, and this process (the fake Telegram and the tipsters),
+and how busy the machine was with other work around the run.
 ``--bot-root`` runs the bot from another checkout (the current main, say) under the same fake
 and the same load, for a side-by-side comparison. Bounded: --photos in total, --timeout
 seconds at most per run.
@@ -28,7 +29,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from botrun import CardClock, bot_environment, exit_on_sigterm, percentile, photo, running_bot
+from botrun import (
+    CardClock,
+    bot_environment,
+    exit_on_sigterm,
+    machine_cpu_seconds,
+    percentile,
+    photo,
+    running_bot,
+)
 
 from tests.fakebotapi import FakeBotAPI, FakeUser
 
@@ -65,6 +74,7 @@ async def _open(clock: CardClock, users: list[FakeUser], pictures: list[bytes], 
 
 async def run(args: argparse.Namespace, bot_root: Path | None) -> dict[str, object]:
     pictures = [photo(i) for i in range(args.photos)]
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         # Without thumbnails: making them in Pillow would make the fake, not the bot, the
@@ -81,7 +91,7 @@ async def run(args: argparse.Namespace, bot_root: Path | None) -> dict[str, obje
             late = 0
             async with running_bot(api, env, tmp, bot_root=bot_root) as bot:
                 with CardClock(api) as clock:
-                    before = bot.cost()
+                    before, machine_before = bot.cost(), machine_cpu_seconds()
                     start = time.perf_counter()
                     load = (
                         _open(clock, users, pictures, args.rate)
@@ -91,6 +101,7 @@ async def run(args: argparse.Namespace, bot_root: Path | None) -> dict[str, obje
                     result = await asyncio.wait_for(load, timeout=args.timeout)
                     elapsed = time.perf_counter() - start
                     cost = bot.cost().minus(before)
+                    others = machine_cpu_seconds() - machine_before - cost.total
                     late = result or 0
             latencies = sorted(clock.latencies)
             errors = bot.errors()
@@ -103,6 +114,11 @@ async def run(args: argparse.Namespace, bot_root: Path | None) -> dict[str, obje
                 "photos": len(latencies),
                 "workers": args.workers,
                 "cores": os.cpu_count(),
+                # How busy the machine was: the 1-minute load average before the run and as it
+                # ended (the bot's own load counts in the second), and the cores that other
+                # processes used meanwhile (timings from a busy machine are not comparable).
+                "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                "other_processes_cores": round(max(others, 0.0) / elapsed, 2),
                 "answered": len(latencies) == args.photos,
                 "sent_late": late,
                 "bot_errors": len(errors),

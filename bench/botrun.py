@@ -34,6 +34,7 @@ __all__ = [
     "ProcessCost",
     "bot_environment",
     "exit_on_sigterm",
+    "machine_cpu_seconds",
     "percentile",
     "photo",
     "running_bot",
@@ -90,6 +91,14 @@ def bot_environment(api: FakeBotAPI, tmp: Path, moderators: int, admin: int) -> 
         "TIPLINE_DATABASE_URL": str(tmp / "bench.db"),
         "TIPLINE_MEDIA_DIR": str(tmp / "media"),
     }
+
+
+def machine_cpu_seconds() -> float:
+    """CPU seconds every process on the machine has had since boot, over all cores (and what
+    the hypervisor gave others): less the bot's and the harness's, what else ran meanwhile."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / _TICKS
 
 
 def _children(pid: int) -> list[int]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import TypeVar
@@ -17,11 +19,24 @@ from checks.matching import Region
 from checks.report import Report, analyse
 from checks.strip import stripped_copy
 
-__all__ = ["ExecutorAnalyser", "make_analyser", "process_analyser", "thread_analyser"]
+__all__ = [
+    "WORKER_NICENESS",
+    "ExecutorAnalyser",
+    "make_analyser",
+    "process_analyser",
+    "thread_analyser",
+]
 
 
 def _analyse_tip(data: bytes) -> Report:
     return analyse(data, known=True)
+
+
+#: How much lower than the bot's the workers' scheduling priority is. Busy workers on every
+#: core would otherwise take turns with the event loop, which then waits tens of milliseconds
+#: for a processor with every tipster's messages; at a lower priority they use whatever the
+#: loop leaves, so they still have every core when it is idle.
+WORKER_NICENESS = 5
 
 
 T = TypeVar("T")
@@ -40,7 +55,10 @@ def _side_by_side(
 
 
 def _warm_up() -> None:
-    """Import and initialise everything once per worker, not on the first tip."""
+    """Import and initialise everything once per worker, not on the first tip; and yield the
+    processor to the bot's event loop whenever it wants it (see :data:`WORKER_NICENESS`)."""
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no nice() here
+        os.nice(WORKER_NICENESS)
     buffer = io.BytesIO()
     Image.new("RGB", (64, 64), (90, 120, 30)).save(buffer, "JPEG")
     analyse(buffer.getvalue())
@@ -83,18 +101,22 @@ class ExecutorAnalyser:
 
 
 def process_analyser(workers: int) -> ExecutorAnalyser:
-    """The production analyser: a pool of worker processes.
+    """The production analyser: a pool of worker processes, started now.
 
     forkserver: a worker never inherits the bot's threads or locks (a fork of a process with
-    threads can deadlock on a lock some other thread held).
+    threads can deadlock on a lock some other thread held). The pool starts its workers when
+    work is submitted, and each start holds the submitting thread for tens of milliseconds: a
+    task for each worker here starts them all at start-up, not on the event loop under the
+    first tips (the tasks are not awaited; the workers warm up while the bot starts polling).
     """
-    return ExecutorAnalyser(
-        ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("forkserver"),
-            initializer=_warm_up,
-        )
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=_warm_up,
     )
+    for _ in range(workers):
+        pool.submit(os.getpid)
+    return ExecutorAnalyser(pool)
 
 
 def thread_analyser() -> ExecutorAnalyser:

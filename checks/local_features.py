@@ -7,6 +7,11 @@ thumbnail, so a copy can be aligned onto it and its pixels compared (:mod:`check
 A query keeps more keypoints (:data:`QUERY_FEATURES`, at up to :data:`QUERY_SIDE` pixels: the
 known picture may fill only part of it) and its greyscale pixels at :data:`QUERY_PIXELS`.
 
+A tip's picture needs both: the query's to be looked up, and the known item's kept for a verdict.
+:func:`describe_both` finds the second on another thread while the first are found (OpenCV and
+Pillow let go of the GIL): on a free core they add little to the time to a tip's card, and the
+tip's result is saved with them, so a verdict given after a restart still has them.
+
 ORB is weight-free, binary (matched by Hamming distance, so candidates come from a binary index)
 and fast enough on two cores; SIFT found a few more tilts but costs four times as much per
 picture and its float descriptors are four times larger.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import io
 import struct
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import cv2
@@ -34,6 +40,7 @@ __all__ = [
     "Keypoints",
     "KnownFeatures",
     "QueryFeatures",
+    "describe_both",
     "describe_known",
     "describe_query",
 ]
@@ -175,3 +182,18 @@ def describe_query(picture: Image.Image) -> QueryFeatures:
     else:
         pixels = grey
     return QueryFeatures(keypoints, pixels)
+
+
+def describe_both(picture: Image.Image, aside: Executor) -> tuple[QueryFeatures, KnownFeatures]:
+    """:func:`describe_query` and :func:`describe_known` of one upright picture, the second run on
+    ``aside`` (a thread) while the first runs here."""
+    # One greyscale copy that only these two read (both take luminance alone, so they find
+    # the same features as from the picture itself): a Pillow image is not shared safely
+    # with a thread while its owner may still load or change it.
+    grey = picture.convert("L")
+    known = aside.submit(describe_known, grey)
+    try:
+        query = describe_query(grey)
+    finally:
+        stored = known.result()
+    return query, stored

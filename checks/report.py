@@ -27,7 +27,7 @@ from checks.decode import (
 )
 from checks.errors import CheckError, TiplineError
 from checks.findings import Finding, derive_findings
-from checks.local_features import QUERY_SIDE, describe_known, describe_query
+from checks.local_features import QUERY_SIDE, describe_both, describe_query
 from checks.metadata import Metadata, extract_metadata
 from checks.metadata.thumbnail import decode_thumbnail
 from checks.signals import Fingerprint, Sha256, compute_fingerprint
@@ -85,9 +85,12 @@ def _feature_pixels(data: bytes, limits: DecodeLimits, decoded: Image.Image) -> 
 def _with_local(
     fingerprint: Fingerprint, upright_pixels: Image.Image, *, known: bool
 ) -> Fingerprint:
-    local = describe_query(upright_pixels)
-    stored = describe_known(upright_pixels).to_bytes() if known else None
-    return dataclasses.replace(fingerprint, local=local, known_features=stored)
+    if not known:
+        return dataclasses.replace(fingerprint, local=describe_query(upright_pixels))
+    # The stored features on the helper thread (idle by now) beside the query's: on a free core
+    # a tip's analysis takes no longer for them.
+    local, stored = describe_both(upright_pixels, _helper_thread())
+    return dataclasses.replace(fingerprint, local=local, known_features=stored.to_bytes())
 
 
 def analyse(

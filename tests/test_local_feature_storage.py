@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -13,7 +14,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from checks.local_features import KNOWN_FEATURES, THUMB, Keypoints, KnownFeatures
+from checks.local_features import (
+    KNOWN_FEATURES,
+    THUMB,
+    Keypoints,
+    KnownFeatures,
+    describe_both,
+    describe_known,
+    describe_query,
+)
 from checks.matching import Confidence, MatchKind
 from checks.report import analyse
 from checks.signals import Fingerprint
@@ -72,6 +81,20 @@ def known_draft(data: bytes, title: str, *, features: bool = True) -> KnownItemD
     if not features:
         fingerprint = replace(fingerprint, known_features=None)
     return KnownItemDraft(fingerprint, Verdict.STAGED, title=title)
+
+
+def test_a_tips_two_sets_of_features_found_side_by_side_are_the_usual_ones(
+    photo: Image.Image,
+) -> None:
+    """A tip's analysis finds the features a verdict keeps on another thread: byte for byte
+    what an import of the same picture keeps, and the query's as a lookup's."""
+    with ThreadPoolExecutor(max_workers=1) as aside:
+        query, known = describe_both(photo, aside)
+    assert known.to_bytes() == describe_known(photo).to_bytes()
+    alone = describe_query(photo)
+    assert np.array_equal(query.keypoints.descriptors, alone.keypoints.descriptors)
+    assert np.array_equal(query.keypoints.points, alone.keypoints.points)
+    assert np.array_equal(query.pixels, alone.pixels)
 
 
 async def test_a_crop_is_found_by_local_features_and_again_after_reopening(

@@ -21,6 +21,7 @@ from PIL import Image
 
 from bot import workers
 from checks.compare_image import side_by_side
+from checks.matching import Confidence, MatchKind
 from checks.report import analyse
 from checks.verdicts import SubmissionStatus, Verdict
 from handlers.pacing import DIGEST_SETTLE_SECONDS, ReviewPacer
@@ -223,6 +224,30 @@ async def test_a_framed_copy_is_shown_where_the_known_picture_sits(
     assert any("beside known item" in caption for caption in desk.notifier.pictures)
     (region,) = outlined
     assert region == pytest.approx((120 / 880, 120 / 720, 760 / 880, 600 / 720), abs=0.01)
+
+
+@pytest.mark.shared_data
+async def test_a_verdict_after_a_restart_makes_the_picture_findable_cropped(
+    tmp_path: Path, images: Path
+) -> None:
+    """The features a verdict keeps are saved with the tip's result, not held by the process
+    that analysed it: a bot restarted between the card and the verdict loses none of them."""
+    original = images / "photos" / "Canon_PowerShot_A40.jpg"
+    picture = Image.open(original).convert("RGB")
+    width, height = picture.size
+    cropped = io.BytesIO()
+    picture.crop((width // 5, height // 5, width, height)).save(cropped, "JPEG", quality=85)
+    async with open_desk(tmp_path / "tips.db") as desk:
+        desk.notifier.files["f"] = original.read_bytes()
+        tip = await desk.tip("f")
+        await desk.process(tip)
+        assert await desk.status(tip) is SubmissionStatus.NEW
+    async with open_desk(tmp_path / "tips.db") as desk:  # the bot restarted
+        assert await desk.storage.lookup(analyse(cropped.getvalue()).fingerprint) == []
+        await desk.storage.record_review(tip, ReviewDraft(Verdict.STAGED, "mod"))
+        found = await desk.storage.lookup(analyse(cropped.getvalue()).fingerprint)
+    assert found and found[0].kind is MatchKind.CROPPED
+    assert found[0].confidence is Confidence.CERTAIN
 
 
 # -- the moderators' chat under a flood -------------------------------------------------------
