@@ -7,7 +7,15 @@ the queries, checking both give the same answer. Also times ``pdq_candidates`` w
 
     python bench/index_lookup.py --items 1000000 --queries 1000
     python bench/index_lookup.py --items 10000000 --clustered
+    python bench/index_lookup.py --items 10000000 --clustered --full-tail
     python bench/index_lookup.py --items 1000000 --from-sqlite /tmp/tipline-1m.db
+
+``--full-tail`` builds the index from all but the last items, then adds those as the most
+recent additions the index holds outside its main tables before it rebuilds them, and
+measures lookups there (``full_tail``); adds one item more, which starts the rebuild, and
+times that call and the lookups made while the rebuild runs (``rebuild``); then measures
+again with nothing outside the main tables (the top-level figures). It works with an index
+that rebuilds in the call that adds (it then has no ``wait``), as the index once did.
 
 ``--from-sqlite`` instead measures opening a SQLite database and loading its index (filling
 the file through the storage API first if it holds fewer items: slow, once).
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import json
 import resource
@@ -210,52 +219,142 @@ def bench_pdq_batch(
     }
 
 
+def answer_key(found: list[Candidate]) -> set[tuple[object, ...]]:
+    return {(c.item_id, c.mirrored, c.pdq_distance, c.phash_distance) for c in found}
+
+
+def measure(
+    index: NearDuplicateIndex,
+    rng: np.random.Generator,
+    queries: list[Fingerprint],
+    brute_queries: int,
+) -> dict[str, object]:
+    """Lookups timed, the first ``brute_queries`` also by brute force, and the memory."""
+    fast, answers = timings(index.candidates, queries)
+    slow, truth = timings(index.candidates_brute_force, queries[:brute_queries])
+    agree = all(answer_key(a) == answer_key(b) for a, b in zip(answers, truth, strict=False))
+    return {
+        "items": len(index),
+        "layout": layout_of(index),
+        "index_megabytes": round(index.nbytes / 2**20, 1),
+        "multi_index": fast,
+        "brute_force": slow,
+        "same_answers": agree,
+        "queries_with_candidates": round(sum(bool(a) for a in answers) / len(answers), 3),
+        "mean_candidates": round(statistics.mean(len(a) for a in answers), 2),
+        "pdq_candidates_12": bench_pdq_batch(index, rng, queries[:200], brute=5),
+    }
+
+
+def largest_tail(items: int) -> int:
+    """How many of ``items`` can be recent additions outside the main tables, at most: a
+    ``tail_fraction``th of the rest, or ``min_tail`` (the defaults of this index and of the
+    one before it, which rebuilt in the call that passed that bound)."""
+    defaults = NearDuplicateIndex()
+    fraction, least = defaults._tail_fraction, defaults._min_tail
+    tail = min(items, max(least, items // (fraction + 1)))
+    while tail > max(least, (items - tail) // fraction):
+        tail -= 1
+    return tail
+
+
+def layout_of(index: NearDuplicateIndex) -> dict[str, object]:
+    """Where the index keeps its items (for one without ``layout``: its tables' slots and the
+    rest, compared whole)."""
+    layout = getattr(index, "layout", None)
+    if layout is not None:
+        return dict(layout)
+    return {"main": index._built, "tail": index._n - index._built}
+
+
+def fill_tail(index: NearDuplicateIndex, rest: FingerprintBatch) -> dict[str, object]:
+    """Add ``rest`` as recent additions: all but the last ``tail_limit`` first (then waits
+    for the tables built over them), those last (compared whole until the next build)."""
+    wait = getattr(index, "wait", None)
+    started = time.perf_counter()
+    if wait is None:
+        index.add_batch(rest)
+    else:
+        whole = min(index.tail_limit, len(rest))
+        index.add_batch(rest.take(np.arange(len(rest) - whole)))
+        wait()
+        index.add_batch(rest.take(np.arange(len(rest) - whole, len(rest))))
+    return {"added": len(rest), "add_and_build_seconds": round(time.perf_counter() - started, 3)}
+
+
+def bench_rebuild(
+    index: NearDuplicateIndex,
+    extra: FingerprintBatch,
+    queries: list[Fingerprint],
+    most_seconds: float = 120,
+) -> dict[str, object]:
+    """Add ``extra``, which starts the rebuild of the main tables, and time that call, then
+    lookups while the rebuild runs (at most ``most_seconds``), then the rest of the rebuild."""
+    before = len(index)
+    started = time.perf_counter()
+    index.add_batch(extra)
+    added = time.perf_counter() - started
+    layout = getattr(index, "layout", None)
+    during: dict[str, object] | None = None
+    if layout is not None and layout.get("building"):
+        times, cpu, until = [], [], time.perf_counter() + most_seconds
+        while index.layout["building"] and time.perf_counter() < until:
+            for query in queries[:100]:
+                lookup, lookup_cpu = time.perf_counter(), time.thread_time()
+                index.candidates(query)
+                cpu.append((time.thread_time() - lookup_cpu) * 1000)
+                times.append((time.perf_counter() - lookup) * 1000)
+        during = {"queries": len(times), **summarise(times, cpu)} if times else None
+    waited = time.perf_counter()
+    getattr(index, "wait", lambda: None)()
+    return {
+        "add_call_seconds": round(added, 3),
+        "lookups_while_rebuilding": during,
+        "rebuild_seconds": round(time.perf_counter() - started, 3),
+        "left_after_lookups_seconds": round(time.perf_counter() - waited, 3),
+        "nothing_lost": len(index) == before + len(extra)
+        and all(int(i) in index for i in extra.ids.tolist()),
+    }
+
+
 def bench_index(args: argparse.Namespace) -> dict[str, object]:
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
     items = make_items(rng, args.items, args.clustered)
     made = time.perf_counter() - started
     queries = make_queries(rng, items, args.queries)
+    tail = largest_tail(len(items)) if args.full_tail else 0
     gc.collect()
     before = rss_mb()
     started = time.perf_counter()
-    index = NearDuplicateIndex.from_batches([items])
+    index = NearDuplicateIndex.from_batches([items.take(np.arange(len(items) - tail))])
     build = time.perf_counter() - started
     gc.collect()
     built_rss = round(rss_mb() - before, 1)
     build_peak = round(peak_rss_mb() - before, 1)
+    result: dict[str, object] = {
+        "items": args.items,
+        "clustered": args.clustered,
+        "make_items_seconds": round(made, 1),
+        "build_seconds": round(build, 3),
+        "index_rss_delta_megabytes": built_rss,
+        "build_peak_over_start_megabytes": build_peak,
+    }
+    if args.full_tail:
+        filled = fill_tail(index, items.take(np.arange(len(items) - tail, len(items))))
+        result["full_tail"] = {**filled, **measure(index, rng, queries, args.brute_queries)}
+        extra = dataclasses.replace(make_items(rng, 1), ids=np.array([args.items + 1]))
+        result["rebuild"] = bench_rebuild(index, extra, queries)
     # What every instance's refresh does after a partner re-imports a fifth of the database.
     again = items.take(np.arange(min(len(items), 200_000)))
     started = time.perf_counter()
     assert index.add_batch(again) == 0
-    readd = time.perf_counter() - started
+    result["readd_200k_unchanged_seconds"] = round(time.perf_counter() - started, 3)
     del items, again
-    fast, answers = timings(index.candidates, queries)
-    sample = queries[: args.brute_queries]
-    slow, truth = timings(index.candidates_brute_force, sample)
-
-    def key(found: list[Candidate]) -> set[tuple[object, ...]]:
-        return {(c.item_id, c.mirrored, c.pdq_distance, c.phash_distance) for c in found}
-
-    agree = all(key(a) == key(b) for a, b in zip(answers, truth, strict=False))
-    batched = bench_pdq_batch(index, rng, queries[:200], brute=5)
-    return {
-        "items": len(index),
-        "clustered": args.clustered,
-        "make_items_seconds": round(made, 1),
-        "build_seconds": round(build, 3),
-        "readd_200k_unchanged_seconds": round(readd, 3),
-        "index_megabytes": round(index.nbytes / 2**20, 1),
-        "index_rss_delta_megabytes": built_rss,
-        "build_peak_over_start_megabytes": build_peak,
-        "multi_index": fast,
-        "brute_force": slow,
-        "same_answers": agree,
-        "queries_with_candidates": round(sum(bool(a) for a in answers) / len(answers), 3),
-        "mean_candidates": round(statistics.mean(len(a) for a in answers), 2),
-        "pdq_candidates_12": batched,
-        "peak_rss_megabytes": peak_rss_mb(),
-    }
+    gc.collect()
+    result.update(measure(index, rng, queries, args.brute_queries))
+    result["peak_rss_megabytes"] = peak_rss_mb()
+    return result
 
 
 async def bench_sqlite_load(args: argparse.Namespace) -> dict[str, object]:
@@ -307,6 +406,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--clustered", action="store_true", help="near copies of few pictures (1 per 100 items)"
+    )
+    parser.add_argument(
+        "--full-tail",
+        action="store_true",
+        help="also measure with the most recent additions outside the main tables, and rebuild",
     )
     parser.add_argument("--from-sqlite", metavar="PATH", help="measure loading from a database")
     args = parser.parse_args()

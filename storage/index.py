@@ -1,81 +1,88 @@
 """The in-memory near-duplicate index: which known items are close to a picture's hashes.
 
 Pure Python and numpy, no SQL: both backends load it from their rows and keep it current. It
-finds candidates; :func:`checks.matching.accept` decides. Hashes live in columns (one row per
-item, a "slot", laid out as in :mod:`storage.fingerprint_batch`). Slots ``[0, built)`` are
-sorted by item id and served by multi-index hash tables (:mod:`storage.mih`); later additions
-form a tail that is scanned by brute force until it is big enough to be worth a rebuild. An
-updated or removed item's old slot is marked dead and dropped at the next rebuild.
+finds candidates; :func:`checks.matching.accept` decides. Items live in one store
+(:mod:`storage.index_store`): main slots served by multi-index tables (:mod:`storage.mih`),
+recent slots served by small tables of their own, and a tail of the latest additions,
+compared whole, all searched in one pass. When the tail passes ``min_tail`` slots, new recent
+tables are built over it and the recent slots; when the recent slots pass a 64th of the main
+ones (or dead main slots pile up), everything is merged into a new store with new main
+tables. Either runs on a thread, reading the store as it was when it began while the store
+goes on answering and taking additions (rows never move, so those need no care); removals
+made meanwhile are made again in a new store, which the next call then swaps in. Nothing is
+lost, and the caller never waits for a rebuild (half a minute at 10 million items).
 
-Memory decides the layout at 10 million items as much as speed (about 1 GB there, two thirds
-of it the hashes themselves): the SHA-256 digest is not kept, only a keyed 64-bit digest of it
-(:mod:`storage.index_keys`; 0 means none), found through a one-table multi-index of its own;
-ids are int32 until one does not fit, and the PDQ quality is an int8.
+Memory decides the layout at 10 million items as much as speed (about 1 GB there, half of
+it the hashes themselves): see :mod:`storage.index_tables`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 from checks.signals import Fingerprint, Pdq, Phash
-from storage.fingerprint_batch import BATCH_FIELDS, FingerprintBatch
+from storage.fingerprint_batch import FingerprintBatch
 from storage.index_keys import sha_keys
-from storage.index_search import ALIVE, PRESENT, IndexSearch
-from storage.mih import MultiIndex, chunk_bits_for
+from storage.index_search import IndexSearch
+from storage.index_store import Store, merge
+from storage.index_tables import (
+    ALIVE,
+    FIELDS,
+    PRESENT,
+    Recent,
+    columns_of,
+    empty_columns,
+    index_recent,
+    pdq_tables,
+)
 
 # FingerprintBatch is re-exported for callers.
 __all__ = ["FingerprintBatch", "NearDuplicateIndex", "pdq_tables", "sha_keys"]
 
-#: Memory for PDQ's multi-index tables: each costs ~3.5 bytes an item, so at 10 million items
-#: this allows 11 tables of 22 bits (the whole index then stays under 1 GB); smaller indexes
-#: get every table the pigeonhole allows (14 of 18 bits at a million items: fewer probes).
-_PDQ_TABLE_BYTES = 384 * 2**20
-#: Fewer PDQ tables would need wider radii: probes would grow much faster than memory shrinks.
-_PDQ_MIN_TABLES = 11
 
-#: The index's columns: a batch's, with the SHA-256 words replaced by their keyed digest (never
-#: 0, so 0 stands for "no SHA-256" and needs no flag of its own) and the PDQ and pHash
-#: presence flags packed into one byte with the slot's liveness (:data:`PRESENT`, :data:`ALIVE`).
-_FIELDS = ("ids", "sha_key", "pdq", "pdq_quality", "phash", "present")
-#: Narrower types than a batch's, used while every value fits (a column widens when one does
-#: not: ids from 2**31 on, say).
-_NARROW = {"ids": np.int32, "pdq_quality": np.int8}
+class _Merge:
+    """A build under way: new main tables (a new store) or new recent tables, over the slots
+    before ``end``; and, for a new store, the removals to make again when it is done."""
 
+    def __init__(self, into_main: bool, end: int) -> None:
+        self.into_main = into_main
+        self.end = end
+        self.killed: list[int] = []
+        self.result: Store | Recent | None = None
+        self.error: BaseException | None = None
+        self._thread: threading.Thread | None = None
 
-def _narrowed(values: np.ndarray, dtype: type[np.signedinteger]) -> np.ndarray:
-    limits = np.iinfo(dtype)
-    if len(values) and (values.min() < limits.min or values.max() > limits.max):
-        return values
-    return values.astype(dtype)
+    def run(self, build: Callable[[], Store | Recent]) -> None:
+        try:
+            self.result = build()
+        except BaseException as exc:  # handed to the caller by NearDuplicateIndex._collect
+            self.error = exc
 
+    def start(self, build: Callable[[], Store | Recent]) -> None:
+        self._thread = threading.Thread(
+            target=self.run, args=(build,), name="index-merge", daemon=True
+        )
+        self._thread.start()
 
-def _columns(batch: FingerprintBatch) -> dict[str, np.ndarray]:
-    """``batch`` as the index stores it."""
-    columns = {name: getattr(batch, name) for name in BATCH_FIELDS if name in _FIELDS}
-    columns["present"] = batch.has_pdq * PRESENT["pdq"] | batch.has_phash * PRESENT["phash"]
-    keys = sha_keys(batch.sha256)
-    keys[~batch.has_sha256] = 0
-    columns["sha_key"] = keys
-    for name, dtype in _NARROW.items():
-        columns[name] = _narrowed(columns[name], dtype)
-    return {name: columns[name] for name in _FIELDS}
+    def done(self) -> bool:
+        return self._thread is None or not self._thread.is_alive()
 
-
-def pdq_tables(items: int, bits: int) -> int:
-    """How many PDQ tables of ``bits``-bit chunks ``items`` hashes may have (the multi-index
-    uses fewer when the pigeonhole needs fewer)."""
-    per_table = 3 * items + (1 << bits) * 9 // 8  # entries, then offsets
-    return max(_PDQ_MIN_TABLES, _PDQ_TABLE_BYTES // per_table)
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
 
 
 class NearDuplicateIndex(IndexSearch):
     """Known items' hashes in memory; :meth:`candidates` finds those near a query.
 
-    Not thread-safe: use it from one event loop. A rebuild (when the tail of recent additions
-    passes ``max(min_tail, built / tail_fraction)`` or dead slots pile up) costs about as much
-    as the initial build, so it is rare: once every ~30,000 additions at a million items.
+    Not thread-safe: change it from one event loop (its builds run on a thread of their own,
+    touching nothing it changes). ``min_tail`` is the most additions compared whole;
+    ``tail_fraction`` bounds the recent slots to a fraction of the main ones. With
+    ``background=False`` builds run in the call that starts them (for a caller already on a
+    thread).
     """
 
     def __init__(
@@ -83,22 +90,30 @@ class NearDuplicateIndex(IndexSearch):
         *,
         pdq_threshold: int = Pdq.threshold,
         phash_threshold: int = Phash.threshold,
-        min_tail: int = 8192,
-        tail_fraction: int = 32,
+        min_tail: int = 1024,
+        tail_fraction: int = 64,
+        background: bool = True,
     ) -> None:
         self.pdq_threshold = pdq_threshold
         self.phash_threshold = phash_threshold
         self._min_tail = min_tail
         self._tail_fraction = tail_fraction
-        self._cols: dict[str, np.ndarray] = {}
-        self._n = 0  # slots in use
-        self._allocate(0)
-        self._built = 0  # slots served by the tables (sorted by id)
-        self._dead = 0
-        self._tail: dict[int, int] = {}  # item id -> live slot, for slots >= built
-        self._pdq_table: MultiIndex | None = None
-        self._phash_table: MultiIndex | None = None
-        self._sha_table: MultiIndex | None = None  # main slots by SHA-256 key
+        self._background = background
+        self._store = self._merged([])
+        self._merge: _Merge | None = None
+
+    def _merged(self, sources: list[tuple[dict[str, np.ndarray], np.ndarray]]) -> Store:
+        """A store of ``sources``' live rows, with room for the recent additions to come."""
+        if not sources:
+            empty = empty_columns()
+            sources = [(empty, empty["present"])]
+        items = sum(int(np.count_nonzero(present & ALIVE)) for _, present in sources)
+        spare = 2 * self._recent_limit(items) + self._min_tail
+        return merge(sources, self._thresholds, spare)
+
+    @property
+    def _thresholds(self) -> dict[str, int]:
+        return {"pdq": self.pdq_threshold, "phash": self.phash_threshold}
 
     # -- building -------------------------------------------------------------------------
 
@@ -107,100 +122,21 @@ class NearDuplicateIndex(IndexSearch):
         cls, batches: Iterable[FingerprintBatch], **options: int
     ) -> NearDuplicateIndex:
         """Build in one pass (the start-up load); a repeated id keeps its last row."""
-        batches = list(batches)
         index = cls(**options)
-        index._allocate(sum(len(b) for b in batches) + index._min_tail)
-        for batch in batches:
-            index._write(batch)
-        index.rebuild()
+        sources = [(c, c["present"]) for c in map(columns_of, batches)]
+        index._store = index._merged(sources)
         return index
 
     def rebuild(self) -> None:
-        """Fold the tail into the tables and drop dead slots."""
-        ids = self._cols["ids"]
-        live = np.flatnonzero(self._alive(slice(0, self._n)))
-        order = live[np.argsort(ids[live], kind="stable")]
-        if len(order) > 1:
-            sorted_ids = ids[order]
-            order = order[np.append(sorted_ids[1:] != sorted_ids[:-1], True)]
-        size = len(order)
-        for column in self._cols.values():
-            column[:size] = column[order]
-        self._cols["present"][:size] |= ALIVE
-        self._cols["present"][size:] = 0
-        self._n = self._built = size
-        self._dead = 0
-        self._tail.clear()
-        self._pdq_table = self._table("pdq", self._has("pdq"), self.pdq_threshold)
-        self._phash_table = self._table("phash", self._has("phash"), self.phash_threshold)
-        self._sha_table = self._table("sha_key", self._cols["sha_key"] != 0, 0)
+        """Merge everything into new main tables now, in this call."""
+        self.wait()
+        self._store = self._merged([self._store.snapshot(self._store.size)])
 
-    def _table(self, name: str, present: np.ndarray, threshold: int) -> MultiIndex | None:
-        slots = np.flatnonzero(present[: self._built])
-        if not len(slots):
-            return None
-        words = self._cols[name][slots].reshape(len(slots), -1)
-        bits = chunk_bits_for(len(slots))
-        if threshold == 0:
-            # One probe a query: a wider bucket costs nothing, and narrower offsets save memory.
-            return MultiIndex(words, slots, 0, chunk_bits=max(8, bits - 4))
-        tables = pdq_tables(len(slots), bits) if name == "pdq" else None
-        return MultiIndex(words, slots, threshold, chunk_bits=bits, tables=tables)
-
-    def _allocate(self, capacity: int, wider: dict[str, np.dtype] | None = None) -> None:
-        """Grow every column to hold ``capacity`` slots, keeping the slots in use (and give
-        the ``wider`` columns their new types)."""
-        template = _columns(FingerprintBatch.from_columns([], [], [], [], []))
-        used = self._n
-        for name in _FIELDS:
-            old = self._cols.get(name, template[name])
-            dtype = (wider or {}).get(name, old.dtype)
-            new = np.zeros((capacity, *old.shape[1:]), dtype=dtype)
-            new[:used] = old[:used]
-            self._cols[name] = new
-
-    def _write(self, batch: FingerprintBatch | dict[str, np.ndarray]) -> None:
-        """Append rows as live slots (columns only; the caller tracks the ids)."""
-        columns = _columns(batch) if isinstance(batch, FingerprintBatch) else batch
-        start, count = self._n, len(columns["ids"])
-        wider = {
-            name: columns[name].dtype
-            for name in _NARROW
-            if columns[name].itemsize > self._cols[name].itemsize
-        }
-        if start + count > len(self._cols["ids"]) or wider:
-            # Grow by a quarter: at a million items, doubling would reserve ~90 MB unused.
-            capacity = len(self._cols["ids"])
-            if start + count > capacity:
-                capacity = max(start + count, capacity * 5 // 4, 1024)
-            self._allocate(capacity, wider)
-        for name in _FIELDS:
-            self._cols[name][start : start + count] = columns[name]
-        self._cols["present"][start : start + count] |= ALIVE
-        self._n += count
-
-    def live(self) -> FingerprintBatch:
-        """Every item the index holds, as one batch (a copy).
-
-        SHA-256 digests are not kept (see the module's docstring), so the batch has none:
-        ``has_sha256`` is False throughout. :meth:`updated` copies the index's own columns.
-        """
-        columns = self._live_columns()
-        count = len(columns["ids"])
-        return FingerprintBatch(
-            ids=columns["ids"].astype(np.int64),
-            sha256=np.zeros((count, 4), dtype=np.uint64),
-            has_sha256=np.zeros(count, dtype=bool),
-            pdq=columns["pdq"],
-            has_pdq=columns["present"] & PRESENT["pdq"] > 0,
-            pdq_quality=columns["pdq_quality"].astype(np.int16),
-            phash=columns["phash"],
-            has_phash=columns["present"] & PRESENT["phash"] > 0,
-        )
-
-    def _live_columns(self) -> dict[str, np.ndarray]:
-        slots = np.flatnonzero(self._alive(slice(0, self._n)))
-        return {name: self._cols[name][slots] for name in _FIELDS}
+    def wait(self) -> None:
+        """Finish a build under way and swap it in (tests, benchmarks)."""
+        if self._merge is not None:
+            self._merge.join()
+        self._collect()
 
     def updated(
         self, changes: Iterable[tuple[FingerprintBatch, Sequence[int]]]
@@ -212,24 +148,74 @@ class NearDuplicateIndex(IndexSearch):
         one goes on answering lookups, then swap them: a large refresh then never stalls the
         event loop for the rebuilds it needs.
         """
+        store = self._store  # a new store swapped in meanwhile leaves this one be
         fresh = NearDuplicateIndex(
             pdq_threshold=self.pdq_threshold,
             phash_threshold=self.phash_threshold,
             min_tail=self._min_tail,
             tail_fraction=self._tail_fraction,
+            background=False,
         )
-        fresh._allocate(len(self) + self._min_tail)
-        fresh._write(self._live_columns())
-        fresh.rebuild()
-        return fresh, fresh.apply(changes)
+        fresh._store = fresh._merged([store.snapshot(store.size)])
+        changed = fresh.apply(changes)
+        fresh._background = self._background
+        return fresh, changed
+
+    def live(self) -> FingerprintBatch:
+        """Every item the index holds, as one batch (a copy).
+
+        SHA-256 digests are not kept (see :mod:`storage.index_tables`), so the batch has none:
+        ``has_sha256`` is False throughout. :meth:`updated` copies the index's own columns.
+        """
+        self._collect()
+        rows = self._store.rows(0)
+        count = len(rows["ids"])
+        return FingerprintBatch(
+            ids=rows["ids"].astype(np.int64),
+            sha256=np.zeros((count, 4), dtype=np.uint64),
+            has_sha256=np.zeros(count, dtype=bool),
+            pdq=np.concatenate([rows["pdq"], rows["pdq_back"]], axis=1),
+            has_pdq=rows["present"] & PRESENT["pdq"] > 0,
+            pdq_quality=rows["pdq_quality"].astype(np.int16),
+            phash=rows["phash"],
+            has_phash=rows["present"] & PRESENT["phash"] > 0,
+        )
 
     # -- keeping current --------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return self._n - self._dead
+        return len(self._store)
 
     def __contains__(self, item_id: object) -> bool:
-        return isinstance(item_id, int) and self._slot_of(item_id) is not None
+        if not isinstance(item_id, int):
+            return False
+        return bool(self._store.slots_of(np.array([item_id], dtype=np.int64))[0] >= 0)
+
+    @property
+    def layout(self) -> dict[str, int | bool]:
+        """Live items served by the main tables and the others, the tail's slots, and whether
+        a build is under way (for the benchmark)."""
+        store = self._store
+        main = store.main - store.main_dead
+        return {
+            "main": main,
+            "recent": len(store) - main,
+            "tail": store.tail,
+            "building": self._merge is not None,
+        }
+
+    @property
+    def tail_limit(self) -> int:
+        """The most additions compared whole before recent tables are built over them."""
+        return self._min_tail
+
+    @property
+    def recent_limit(self) -> int:
+        """The most slots outside the main tables before new ones are built."""
+        return self._recent_limit(self._store.main - self._store.main_dead)
+
+    def _recent_limit(self, main: int) -> int:
+        return max(self._min_tail, main // self._tail_fraction)
 
     def apply(self, changes: Iterable[tuple[FingerprintBatch, Sequence[int]]]) -> int:
         """Apply ``changes`` (additions, removed ids) in order; how many items they added,
@@ -250,80 +236,97 @@ class NearDuplicateIndex(IndexSearch):
         Column-wise, not row by row: a re-import of 200,000 unchanged items reaches every
         instance as one refresh, and it runs on the bot's event loop.
         """
+        self._collect()
+        store = self._store
         batch = batch.last_per_id()
-        slots = self._slots_of(batch.ids)
+        columns = columns_of(batch)
+        slots = store.slots_of(batch.ids)
         known = np.flatnonzero(slots >= 0)
         same = np.ones(len(known), dtype=bool)
-        columns = _columns(batch.take(known))
-        for name in _FIELDS:
-            mine, theirs = self._cols[name][slots[known]], columns[name]
-            if name == "present":
-                mine &= ~ALIVE
-            equal = mine == theirs
+        for name in FIELDS:
+            equal = store.cols[name][slots[known]] == columns[name][known]
             same &= equal.all(axis=1) if equal.ndim > 1 else equal
         for slot in slots[known[~same]].tolist():
             self._kill(slot)
-        keep = np.ones(len(batch), dtype=bool)
-        keep[known[same]] = False
-        fresh = batch if keep.all() else batch.take(keep)
-        if len(fresh):
-            start = self._n
-            self._write(fresh)
-            for offset, item_id in enumerate(fresh.ids.tolist()):
-                self._tail[item_id] = start + offset
-            self._maybe_rebuild()
-        return len(fresh)
+        fresh = np.ones(len(batch), dtype=bool)
+        fresh[known[same]] = False
+        count = int(fresh.sum())
+        if count:
+            if count < len(batch):
+                columns = {name: column[fresh] for name, column in columns.items()}
+            store.append(columns)
+            self._maybe_merge()
+        return count
 
     def remove(self, item_id: int) -> bool:
         """Forget an item; False if it was not there."""
-        slot = self._slot_of(item_id)
-        if slot is None:
+        self._collect()
+        slot = int(self._store.slots_of(np.array([item_id], dtype=np.int64))[0])
+        if slot < 0:
             return False
         self._kill(slot)
-        self._maybe_rebuild()
+        self._maybe_merge()
         return True
 
-    def _slot_of(self, item_id: int) -> int | None:
-        slot = int(self._slots_of(np.array([item_id], dtype=np.int64))[0])
-        return None if slot < 0 else slot
-
-    def _slots_of(self, ids: np.ndarray) -> np.ndarray:
-        """The live slot of each id (-1 where the index does not hold it)."""
-        slots = np.full(len(ids), -1, dtype=np.int64)
-        main_ids = self._cols["ids"][: self._built]
-        if self._built:
-            # In the column's own type: searchsorted would otherwise widen the whole column.
-            info = np.iinfo(main_ids.dtype)
-            fits = (ids >= info.min) & (ids <= info.max)
-            probe = np.where(fits, ids, 0).astype(main_ids.dtype)
-            at = np.minimum(np.searchsorted(main_ids, probe), self._built - 1)
-            found = (main_ids[at] == ids) & fits & self._alive(at)
-            slots[found] = at[found]
-        if self._tail:
-            tail = self._tail
-            for row in np.flatnonzero(slots < 0).tolist():
-                slot = tail.get(int(ids[row]))
-                if slot is not None:
-                    slots[row] = slot
-        return slots
-
     def _kill(self, slot: int) -> None:
-        self._cols["present"][slot] &= ~ALIVE
-        self._dead += 1
-        if slot >= self._built:
-            del self._tail[int(self._cols["ids"][slot])]
+        item_id = self._store.kill(slot)
+        merging = self._merge
+        if merging is not None and merging.into_main and slot < merging.end:
+            merging.killed.append(item_id)
 
-    def _maybe_rebuild(self) -> None:
-        tail_limit = max(self._min_tail, self._built // self._tail_fraction)
-        dead_limit = max(self._min_tail, self._n // 4)
-        if self._n - self._built > tail_limit or self._dead > dead_limit:
-            self.rebuild()
+    def _maybe_merge(self) -> None:
+        """Start a build if the tail, the recent slots or the dead main slots are too many."""
+        if self._merge is not None:
+            return
+        store = self._store
+        dead_limit = max(self._min_tail, store.main // 4)
+        if store.outside > self.recent_limit or store.main_dead > dead_limit:
+            merging = _Merge(into_main=True, end=store.size)
+            sources = [store.snapshot(store.size)]
+            self._start(merging, lambda: self._merged(sources))
+        elif store.tail > self._min_tail:
+            merging = _Merge(into_main=False, end=store.size)
+            cols, present = store.snapshot(store.size)
+            main, thresholds = store.main, self._thresholds
+            self._start(merging, lambda: index_recent(cols, present[main:], main, thresholds))
+
+    def _start(self, merging: _Merge, build: Callable[[], Store | Recent]) -> None:
+        self._merge = merging
+        if self._background:
+            merging.start(build)
+        else:
+            merging.run(build)
+            self._collect()
+
+    def _collect(self) -> None:
+        """Swap in a finished build; for a new store, make again the removals made meanwhile
+        and carry over the additions."""
+        merging = self._merge
+        if merging is None or not merging.done():
+            return
+        self._merge = None
+        if merging.error is not None:
+            raise merging.error
+        result = merging.result
+        if isinstance(result, Recent):
+            self._store.use_recent(result)
+        else:
+            assert isinstance(result, Store)
+            if merging.killed:
+                result.kill_main(merging.killed)
+            later = self._store.rows(merging.end)
+            if len(later["ids"]):
+                result.append(later)
+            self._store = result
+        self._maybe_merge()
 
     # -- querying ---------------------------------------------------------------------------
 
+    def _parts(self) -> list[Store]:
+        self._collect()
+        return [self._store] if self._store.size else []
+
     @property
     def nbytes(self) -> int:
-        """Memory held by the columns and tables (for the benchmark)."""
-        tables = (self._pdq_table, self._phash_table, self._sha_table)
-        columns = sum(c.nbytes for c in self._cols.values())
-        return columns + sum(t.nbytes for t in tables if t is not None)
+        """Memory held by the columns (with their room for additions) and the tables."""
+        return self._store.nbytes

@@ -9,30 +9,43 @@ compared in full. See Norouzi, Punjani and Fleet, "Fast Exact Search in Hamming 
 Multi-Index Hashing" (2014).
 
 Why this layout: the time goes into random reads (a bucket's offsets, its entries, each
-candidate's row), so buckets must be sparse, and memory decides how many tables there can be.
-``b`` grows with the number of items (``chunk_bits_for``: two to four items a bucket), and the
-caller caps the tables; for PDQ at 10M items, 11 chunks of 22 bits: 2,563 probes and ~6,100
-candidates per query (12 chunks of 21 bits: 1,944 and ~9,300, and more memory). A bucket entry
-is a 3-byte slot (a uint16 and a uint8 column); bucket offsets are a uint32 per block of 32
-buckets plus a one-byte offset within the block (a block of more than 255 entries, many near
-copies of one picture, keeps its offsets in a small side table): ~1.2 bytes per bucket
-instead of 4. Candidates are checked for all queries at once,
-first by a lean pass over the whole row (see ``storage.index_search``). The tables are
-immutable; :mod:`storage.index` adds a small brute-force tail for recent additions and
-rebuilds now and then.
+candidate's row) and into numpy's fixed cost per call (about a microsecond), so buckets must
+be sparse, every read should touch one cache line, a query should be a few dozen calls, and
+memory decides how many tables there can be. ``b`` grows with the number of items
+(``chunk_bits_for``: two to four items a bucket), and the caller caps the tables and may give
+some of them one bit more where memory allows; for PDQ at 10M items, 11 chunks, nine of 23
+bits and two of 22: 2,770 probes and ~3,600 candidates per query (all of 22 bits: 2,563 and
+~6,100; 12 chunks of 21 bits: 1,944 and ~9,300, and more memory). A bucket entry is a slot in
+3 bytes side by side (4 from 16M slots on), so one read fetches it. Bucket offsets are a
+uint32 per block of 32 buckets plus, per bucket, a one-byte offset within the block; each
+block also stores its end, so a bucket's start and end come from one block read and two
+adjacent bytes (~1.16 bytes per bucket instead of 4 or 8). A block of more than 255 entries
+(many near copies of one picture) is flagged in the top bit of its uint32 and keeps its
+offsets in a small side table; a small index affords two-byte offsets and never crowds.
+Several kinds of hash (:class:`Layer`, e.g. PDQ and pHash) can share one index's arrays,
+so that one pass of calls serves queries of all of them. The tables are immutable;
+:mod:`storage.index` keeps recent additions in tables of their own and rebuilds now and then.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MultiIndex", "chunk_bits_for", "distances", "hamming_rows"]
+__all__ = ["Layer", "MultiIndex", "chunk_bits_for", "distances", "hamming_rows"]
 
 #: Buckets per block of the offset directory (a power of two).
 _BLOCK_SHIFT = 5
+_BLOCK = 1 << _BLOCK_SHIFT
+#: Offsets stored per block: one per bucket, and the block's end.
+_REL = _BLOCK + 1
+#: Below this many bucket offsets (a table set over a few hundred thousand items) they are
+#: two bytes each: a few MB, and no crowded block to look aside for.
+_SMALL_DIRECTORY = 1 << 22
 
 
 def hamming_rows(words: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -67,209 +80,334 @@ def _masks(bits: int, radius: int) -> np.ndarray:
         for r in range(radius + 1)
         for chosen in itertools.combinations(range(bits), r)
     ]
-    return np.array(masks, dtype=np.uint32)
+    return np.array(masks, dtype=np.int64)
 
 
-def _chunk_values(words: np.ndarray, starts: np.ndarray, bits: int) -> np.ndarray:
-    """Chunk values (n, len(starts)) uint32: ``bits`` bits of each row from each bit offset."""
-    word, shift = np.divmod(starts, 64)
-    values = words[:, word] >> shift.astype(np.uint64)
-    crossing = shift + bits > 64
-    if crossing.any():
-        nxt = np.minimum(word + 1, words.shape[1] - 1)
-        carry = words[:, nxt] << np.where(crossing, 64 - shift, 0).astype(np.uint64)
-        values |= carry & np.where(crossing, ~np.uint64(0), np.uint64(0))
-    return (values & np.uint64((1 << bits) - 1)).astype(np.uint32)
+def _word_columns(words: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The hashes' 64-bit words as (n,) columns: from an (n, w) array, or from (n, w_i)
+    arrays whose columns follow one another (a hash stored in two halves)."""
+    parts = [words] if isinstance(words, np.ndarray) else list(words)
+    columns = [part[:, j] for part in parts for j in range(part.shape[1])]
+    if any(c.dtype != np.uint64 for c in columns) or len({len(c) for c in columns}) > 1:
+        raise ValueError("words must be 2-d uint64 arrays of equal length")
+    return columns
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One kind of hash to index: its words (n, w) uint64, or its halves (n, w1) and (n, w2),
+    the slots the caller knows those rows as, the distance threshold, and the chunking.
+
+    ``tables`` caps the number of chunks (fewer tables: less memory, more probes); the first
+    ``wider`` chunks (those given the widest radius) get one bit more, so half as many
+    candidates for twice the bucket offsets, where memory allows.
+    """
+
+    words: np.ndarray | Sequence[np.ndarray]
+    slots: np.ndarray
+    threshold: int
+    chunk_bits: int | None = None
+    tables: int | None = None
+    wider: int = 0
+
+
+class _Geometry:
+    """How one layer's chunks are cut out of a query and where its tables' probes land."""
+
+    __slots__ = (
+        "carry",
+        "carry_mask",
+        "crossing",
+        "masks",
+        "probe_block",
+        "probe_chunk",
+        "probe_mask",
+        "probe_rel",
+        "shift",
+        "threshold",
+        "widths",
+        "word",
+        "word_after",
+    )
+
+    def __init__(self, layer: Layer, n: int, width: int, first_block: int) -> None:
+        bits = max(_BLOCK_SHIFT, layer.chunk_bits or chunk_bits_for(n))  # a whole block or more
+        threshold = layer.threshold
+        count = max(1, min(width * 64 // bits, threshold + 1, layer.tables or threshold + 1))
+        wider = min(layer.wider, count, width * 64 - count * bits)
+        self.threshold = threshold
+        self.widths = np.array([bits + (c < wider) for c in range(count)], dtype=np.int64)
+        self.masks = ((np.uint64(1) << self.widths.astype(np.uint64)) - np.uint64(1)).reshape(1, -1)
+        starts = np.concatenate(([0], np.cumsum(self.widths)[:-1]))
+        word, shift = np.divmod(starts, 64)
+        crossing = shift + self.widths > 64
+        self.word, self.shift = word, shift.astype(np.uint64)
+        self.word_after = np.minimum(word + 1, width - 1)
+        self.carry = np.where(crossing, 64 - shift, 0).astype(np.uint64)
+        self.carry_mask = np.where(crossing, ~np.uint64(0), np.uint64(0))
+        self.crossing = bool(crossing.any())
+        # Radii summing (plus one each) to threshold + 1: the pigeonhole bound, as even as can be.
+        base, extra = divmod(threshold + 1, count)
+        masks = [_masks(int(self.widths[c]), base - 1 + (c < extra)) for c in range(count)]
+        self.probe_chunk = np.concatenate(
+            [np.full(len(m), c, dtype=np.int64) for c, m in enumerate(masks)]
+        )
+        self.probe_mask = np.concatenate(masks)
+        # Where each table starts in the directory, in blocks, and in offsets (33 a block):
+        # bucket v of a table is at offset v + (v >> 5) from its table's first.
+        blocks = (1 << self.widths) >> _BLOCK_SHIFT
+        table_blocks = first_block + np.concatenate(([0], np.cumsum(blocks)))
+        self.probe_block = table_blocks[self.probe_chunk]
+        self.probe_rel = self.probe_block * _REL
+
+    @property
+    def blocks(self) -> int:
+        return int(((1 << self.widths) >> _BLOCK_SHIFT).sum())
+
+    def chunk_values(self, columns: list[np.ndarray], c: int) -> np.ndarray:
+        """Chunk ``c`` of every stored hash, as int64 bucket numbers."""
+        word, shift = int(self.word[c]), self.shift[c]
+        values = columns[word] >> shift
+        if self.carry_mask[c]:
+            values |= columns[word + 1] << self.carry[c]
+        values &= self.masks[0, c]
+        return values.view(np.int64)
+
+    def buckets(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For queries (k, w): every probe's bucket within its table, its block and its offset
+        in the directory, each (k, probes) int64."""
+        values = queries[:, self.word] >> self.shift
+        if self.crossing:
+            values |= (queries[:, self.word_after] << self.carry) & self.carry_mask
+        values &= self.masks
+        buckets = values.view(np.int64)[:, self.probe_chunk]
+        buckets ^= self.probe_mask
+        blocks = buckets >> _BLOCK_SHIFT
+        rel = buckets + blocks
+        rel += self.probe_rel
+        blocks += self.probe_block
+        return buckets, blocks, rel
 
 
 class MultiIndex:
-    """An immutable multi-index over hashes of ``w`` 64-bit words, for one distance threshold.
+    """An immutable multi-index over one or more kinds of hash (layers), each with its own
+    distance threshold, over the same slots.
 
-    ``probe_many`` returns a superset of the rows within ``threshold`` of each query (each
-    possibly several times); the caller measures the exact distance of those few.
+    ``probe_many`` returns a superset of the rows within the threshold of each query (each
+    possibly several times); the caller measures the exact distance of those few. The tables
+    of all layers share their arrays, so one pass serves queries of every kind: numpy calls
+    cost about a microsecond each before doing anything, and a query is some forty of them.
     """
 
     __slots__ = (
         "_base",
-        "_bits",
-        "_carry",
-        "_carry_mask",
-        "_crowded",
-        "_hi",
-        "_lo",
-        "_n",
-        "_probe_base",
-        "_probe_chunk",
-        "_probe_mask",
-        "_probe_rel",
-        "_probe_table",
+        "_entries",
+        "_flag",
+        "_layers",
         "_rel",
-        "_shift",
-        "_starts",
         "_wide_blocks",
         "_wide_rel",
-        "_word",
-        "_word_after",
-        "threshold",
+        "_width",
     )
 
     def __init__(
         self,
-        words: np.ndarray,
+        words: np.ndarray | Sequence[np.ndarray],
         slots: np.ndarray,
         threshold: int,
         *,
         chunk_bits: int | None = None,
         tables: int | None = None,
+        wider: int = 0,
     ) -> None:
-        """Index ``words`` (n, w) uint64 whose rows are known to the caller as ``slots`` (n,).
+        """Index one kind of hash (see :class:`Layer` for the arguments)."""
+        self._build([Layer(words, slots, threshold, chunk_bits, tables, wider)])
 
-        ``tables`` caps the number of chunks (fewer tables: less memory, more probes).
+    @classmethod
+    def of(cls, layers: Sequence[Layer]) -> MultiIndex:
+        """Index several kinds of hash, probed together by :meth:`probe_layers`."""
+        index = cls.__new__(cls)
+        index._build(layers)
+        return index
+
+    def _build(self, layers: Sequence[Layer]) -> None:
+        """Fill the tables in place (no per-table pieces left behind on the heap).
+
+        Table t's entries follow those of the tables before it; block b's entries start at
+        base[b] (a global position) and its bucket j's at base[b] + rel[b, j]. A flagged
+        block's offsets within it are in the side table instead.
         """
-        if words.ndim != 2 or words.dtype != np.uint64:
-            raise ValueError("words must be a 2-d uint64 array")
-        n, width = words.shape
-        bits = max(_BLOCK_SHIFT, chunk_bits or chunk_bits_for(n))  # at least one whole block
-        count = max(1, min(width * 64 // bits, threshold + 1, tables or threshold + 1))
-        self.threshold = threshold
-        self._n = n
-        self._bits = bits
-        self._starts = np.arange(count, dtype=np.int64) * bits
-        # How to cut the chunks out of a query, worked out once (a query is a few numpy calls).
-        word, shift = np.divmod(self._starts, 64)
-        crossing = shift + bits > 64
-        self._word, self._shift = word, shift.astype(np.uint64)
-        self._word_after = np.minimum(word + 1, width - 1)
-        self._carry = np.where(crossing, 64 - shift, 0).astype(np.uint64)
-        self._carry_mask = np.where(crossing, ~np.uint64(0), np.uint64(0))
-        # Radii summing (plus one each) to threshold + 1: the pigeonhole bound, as even as can be.
-        base, extra = divmod(threshold + 1, count)
-        radii = [base - 1 + (c < extra) for c in range(count)]
-        masks = [_masks(bits, r) for r in radii]
-        self._probe_chunk = np.concatenate(
-            [np.full(len(m), c, dtype=np.int64) for c, m in enumerate(masks)]
-        )
-        self._probe_mask = np.concatenate(masks)
-        buckets = 1 << bits
-        blocks = max(1, buckets >> _BLOCK_SHIFT)
-        # Where each probe's table starts in the flattened directory arrays and entries.
-        self._probe_rel = self._probe_chunk * (buckets + 1)
-        self._probe_base = self._probe_chunk * (blocks + 1)
-        self._probe_table = self._probe_chunk * n
-        # Table c's bucket v holds entries c * n + [start(v), start(v + 1)), where
-        # start(v) = base[c, v >> 5] + rel[c, v]: a block's first offset, then the bucket's
-        # offset within its block.
-        # A slot as a uint16 and a high part (uint8 below 16M items): 3 bytes instead of 4.
-        slots = np.asarray(slots, dtype=np.int64)
-        high_type = np.uint8 if n == 0 or int(slots.max()) >> 16 < 256 else np.uint32
-        self._lo = np.empty(count * n, dtype=np.uint16)
-        self._hi = np.empty(count * n, dtype=high_type)
-        firsts = np.arange(0, buckets + 1, 1 << _BLOCK_SHIFT)
-        firsts = np.append(firsts, buckets) if firsts[-1] != buckets else firsts
-        # Filled in place (no per-table pieces left behind on the heap). A block holding more
-        # than 255 entries (many near copies of one picture) keeps its offsets within the block
-        # in a side table instead, so crowded buckets cost ~140 bytes a block, not a wider type
-        # for every bucket.
-        self._base = np.empty((count, len(firsts)), dtype=np.uint32 if n < 2**32 else np.int64)
-        self._rel = np.empty((count, buckets + 1), dtype=np.uint8)
+        columns = [_word_columns(layer.words) for layer in layers]
+        slots = [np.asarray(layer.slots, dtype=np.int64) for layer in layers]
+        self._layers = []
+        blocks = 0
+        for layer, words, mine in zip(layers, columns, slots, strict=True):
+            geometry = _Geometry(layer, len(mine), len(words), blocks)
+            self._layers.append(geometry)
+            blocks += geometry.blocks
+        biggest = max((int(s.max()) for s in slots if len(s)), default=0)
+        self._width = 3 if biggest < 1 << 24 else 4
+        total = sum(len(g.widths) * len(s) for g, s in zip(self._layers, slots, strict=True))
+        self._flag = 1 << 31 if total < 1 << 31 else 1 << 62
+        self._base = np.empty(blocks, dtype=np.uint32 if total < 1 << 31 else np.int64)
+        # Small directories afford two-byte offsets, and then no block is ever crowded.
+        small = blocks * _REL < _SMALL_DIRECTORY
+        self._rel = np.empty((blocks, _REL), dtype=np.uint16 if small else np.uint8)
+        most = np.iinfo(self._rel.dtype).max
+        entries = np.empty(total * self._width, dtype=np.uint8)
         wide_blocks, wide_rel = [], []
-        for c in range(count):
-            values = _chunk_values(words, self._starts[c : c + 1], bits)[:, 0]
-            cumulative = np.zeros(buckets + 1, dtype=np.int64)
-            np.cumsum(np.bincount(values, minlength=buckets), out=cumulative[1:])
-            ordered = slots[np.argsort(values, kind="stable")]
-            self._lo[c * n : (c + 1) * n] = ordered & 0xFFFF
-            self._hi[c * n : (c + 1) * n] = ordered >> 16
-            self._base[c] = cumulative[firsts]
-            # Each bucket's offset within its block, in place (a repeated copy would be 16 MB).
-            within = cumulative[: (len(firsts) - 1) << _BLOCK_SHIFT]
-            within.reshape(-1, 1 << _BLOCK_SHIFT)[...] -= self._base[c, :-1, None]
-            cumulative[len(within) :] -= self._base[c, -1]
-            per_block = within.reshape(-1, 1 << _BLOCK_SHIFT)
-            crowded = np.flatnonzero(per_block[:, -1] > 255)  # offsets only grow in a block
-            wide_blocks.append(crowded + c * len(firsts))
-            wide_rel.append(per_block[crowded].astype(np.uint32))
-            per_block[crowded] = 0
-            self._rel[c] = cumulative
-        self._base = self._base.reshape(-1)
+        at = 0  # entries written so far
+        for geometry, words, mine in zip(self._layers, columns, slots, strict=True):
+            n = len(mine)
+            for c in range(len(geometry.widths)):
+                values = geometry.chunk_values(words, c)
+                first_block = int(geometry.probe_block[geometry.probe_chunk == c][0])
+                count = (1 << int(geometry.widths[c])) >> _BLOCK_SHIFT
+                cumulative = np.zeros((count << _BLOCK_SHIFT) + 1, dtype=np.int64)
+                np.cumsum(np.bincount(values, minlength=count << _BLOCK_SHIFT), out=cumulative[1:])
+                ordered = mine[np.argsort(values, kind="stable")]
+                del values
+                table = entries[at * self._width : (at + n) * self._width]
+                for byte in range(self._width):
+                    table[byte :: self._width] = (ordered >> (8 * byte)) & 0xFF
+                del ordered
+                # Each block's 33 cumulative counts, a view (a copy would be 35 MB at 22 bits).
+                per_block = np.lib.stride_tricks.as_strided(
+                    cumulative, shape=(count, _REL), strides=(_BLOCK * 8, 8), writeable=False
+                )
+                firsts = per_block[:, 0].copy()
+                crowded = np.flatnonzero(per_block[:, -1] - firsts > most)  # offsets only grow
+                self._base[first_block : first_block + count] = firsts + at
+                rel = self._rel[first_block : first_block + count]
+                for j in range(_REL):
+                    rel[:, j] = np.minimum(per_block[:, j] - firsts, most)
+                wide_blocks.append(crowded + first_block)
+                wide_rel.append((per_block[crowded] - firsts[crowded, None]).astype(np.uint32))
+                at += n
         self._rel = self._rel.reshape(-1)
         self._wide_blocks = np.concatenate(wide_blocks)  # sorted: tables, then blocks in order
         self._wide_rel = np.concatenate(wide_rel)
-        self._crowded = np.zeros(len(self._base), dtype=bool)  # a byte a block: 1.4 MB at 10M
-        self._crowded[self._wide_blocks] = True
+        self._base[self._wide_blocks] |= self._base.dtype.type(self._flag)
+        self._entries = entries.view(np.uint32) if self._width == 4 else entries
 
     @property
     def nbytes(self) -> int:
-        sides = self._wide_blocks.nbytes + self._wide_rel.nbytes + self._crowded.nbytes
-        return self._lo.nbytes + self._hi.nbytes + self._base.nbytes + self._rel.nbytes + sides
+        sides = self._wide_blocks.nbytes + self._wide_rel.nbytes
+        return self._entries.nbytes + self._base.nbytes + self._rel.nbytes + sides
+
+    @property
+    def threshold(self) -> int:
+        return self._layers[0].threshold
 
     @property
     def probes(self) -> int:
-        """Buckets looked at per query."""
-        return len(self._probe_mask)
+        """Buckets looked at per query (of the first layer)."""
+        return len(self._layers[0].probe_mask)
 
     @property
     def tables(self) -> int:
-        return len(self._starts)
+        return len(self._layers[0].widths)
+
+    @property
+    def chunk_bits(self) -> list[int]:
+        """Each table's chunk width (of the first layer)."""
+        return self._layers[0].widths.tolist()
 
     def probe(self, query: np.ndarray) -> np.ndarray:
         """Slots sharing a chunk value within its radius of ``query`` (w,) uint64."""
         query = np.asarray(query, dtype=np.uint64).reshape(1, -1)
-        if self.probes > 1 or self._carry_mask[0]:
+        layer = self._layers[0]
+        if self.probes > 1 or layer.crossing:
             return self.probe_many(query)[1]
-        # One bucket (an equality look-up): plain integers beat a dozen numpy calls.
-        bucket = int(query[0, self._word[0]]) >> int(self._shift[0]) & ((1 << self._bits) - 1)
-        start, end = self._start(bucket), self._start(bucket + 1)
-        slots = np.left_shift(self._hi[start:end], 16, dtype=np.int64)
-        slots |= self._lo[start:end]
-        return slots
+        return self.probe_key(int(query[0, layer.word[0]]))
 
-    def _start(self, bucket: int) -> int:
-        """Where the first table's ``bucket`` starts (:meth:`_offsets` for one bucket)."""
-        block = bucket >> _BLOCK_SHIFT
-        start = int(self._base[block]) + int(self._rel[bucket])
-        if self._crowded[block]:
-            at = int(np.searchsorted(self._wide_blocks, block))
-            start += int(self._wide_rel[at, bucket & ((1 << _BLOCK_SHIFT) - 1)])
-        return start
+    def probe_key(self, word: int) -> np.ndarray:
+        """For an equality index (one chunk, within one word): the slots in ``word``'s bucket.
+        Plain integers beat a dozen numpy calls."""
+        layer = self._layers[0]
+        bucket = word >> int(layer.shift[0]) & int(layer.masks[0, 0])
+        block, within = bucket >> _BLOCK_SHIFT, bucket & (_BLOCK - 1)
+        start = int(self._base[block])
+        if start & self._flag:
+            start ^= self._flag
+            at = int(self._wide_blocks.searchsorted(block))
+            first, end = self._wide_rel[at, within : within + 2].tolist()
+        else:
+            first, end = self._rel[block * _REL + within : block * _REL + within + 2].tolist()
+        return self._slots_at(np.arange(start + first, start + end, dtype=np.int64))
 
     def probe_many(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For queries (k, w) uint64: ``(bounds, slots)``, the candidate slots of query ``i``
-        being ``slots[bounds[i]:bounds[i + 1]]``."""
-        k = len(queries)
-        values = queries[:, self._word] >> self._shift
-        values |= (queries[:, self._word_after] << self._carry) & self._carry_mask
-        values &= np.uint64((1 << self._bits) - 1)
-        buckets = (values[:, self._probe_chunk] ^ self._probe_mask).astype(np.int64)  # (k, p)
-        nxt = buckets + 1
-        starts = self._offsets(buckets)
-        lengths = self._offsets(nxt) - starts
-        starts += self._probe_table
-        per_query = lengths.sum(axis=1)
-        bounds = np.zeros(k + 1, dtype=np.int64)
-        np.cumsum(per_query, out=bounds[1:])
+        """For queries (k, w) uint64 of the first layer: ``(bounds, slots)``, the candidate
+        slots of query ``i`` being ``slots[bounds[i]:bounds[i + 1]]``."""
+        return self.probe_layers([queries])
+
+    def probe_layers(self, queries: Sequence[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`probe_many` for queries of each layer ((k_i, w_i) uint64, or None for none),
+        in one pass: query rows are numbered layer after layer."""
+        parts, row_ends, done = [], [], 0
+        for geometry, mine in zip(self._layers, queries, strict=True):
+            if mine is None or not len(mine):
+                continue
+            parts.append(geometry.buckets(mine))
+            probes = len(geometry.probe_mask)
+            row_ends.extend(range(done + probes - 1, done + probes * len(mine), probes))
+            done += probes * len(mine)
+        bounds = np.zeros(len(row_ends) + 1, dtype=np.int64)
+        if not parts:
+            return bounds, np.empty(0, dtype=np.int64)
+        if len(parts) == 1:
+            buckets, blocks, rel = (a.reshape(-1) for a in parts[0])
+        else:
+            buckets, blocks, rel = (
+                np.concatenate([a.reshape(-1) for a in p]) for p in zip(*parts, strict=True)
+            )
+        # Every index is in range by construction: mode="clip" spares numpy a checked copy.
+        base = self._base.take(blocks, mode="clip")
+        first = self._rel.take(rel, mode="clip")
+        rel += 1
+        lengths = np.subtract(self._rel.take(rel, mode="clip"), first, dtype=np.int64)
+        starts = np.add(base, first, dtype=np.int64)
+        if len(self._wide_blocks):
+            flagged = base >= self._flag
+            if flagged.any():
+                self._unflag(flagged, base, blocks, buckets, starts, lengths)
+        # Concatenate the ranges [start, start + length) without a Python loop.
+        ends = lengths.cumsum()
+        bounds[1:] = ends.take(row_ends)
         total = int(bounds[-1])
         if total == 0:
             return bounds, np.empty(0, dtype=np.int64)
-        lengths, starts = lengths.ravel(), starts.ravel()
-        # Concatenate the ranges [start, start + length) without a Python loop.
-        before = np.cumsum(lengths) - lengths
-        positions = np.repeat(starts - before, lengths)
+        ends -= lengths
+        starts -= ends
+        positions = starts.repeat(lengths)
         positions += np.arange(total, dtype=np.int64)
-        # Every index is in range by construction: mode="clip" spares numpy a checked copy.
-        slots = np.left_shift(np.take(self._hi, positions, mode="clip"), 16, dtype=np.int64)
-        slots |= np.take(self._lo, positions, mode="clip")
-        return bounds, slots
+        return bounds, self._slots_at(positions)
 
-    def _offsets(self, buckets: np.ndarray) -> np.ndarray:
-        """Where each of the probes' buckets (k, p) starts within its table, as int64."""
-        blocks = (buckets >> _BLOCK_SHIFT) + self._probe_base
-        start = np.take(self._base, blocks, mode="clip").astype(np.int64)
-        start += np.take(self._rel, buckets + self._probe_rel, mode="clip")
-        if len(self._wide_blocks):
-            crowded = np.take(self._crowded, blocks, mode="clip")
-            if crowded.any():
-                at = np.searchsorted(self._wide_blocks, blocks[crowded])
-                within = buckets[crowded] & ((1 << _BLOCK_SHIFT) - 1)
-                start[crowded] += self._wide_rel[at, within]
-        return start
+    def _unflag(
+        self,
+        flagged: np.ndarray,
+        base: np.ndarray,
+        blocks: np.ndarray,
+        buckets: np.ndarray,
+        starts: np.ndarray,
+        lengths: np.ndarray,
+    ) -> None:
+        """Read the offsets of probes into crowded blocks from the side table, in place."""
+        at = self._wide_blocks.searchsorted(blocks[flagged])
+        within = buckets[flagged] & (_BLOCK - 1)
+        first = self._wide_rel[at, within].astype(np.int64)
+        lengths[flagged] = self._wide_rel[at, within + 1] - first
+        starts[flagged] = base[flagged].astype(np.int64) - self._flag + first
+
+    def _slots_at(self, positions: np.ndarray) -> np.ndarray:
+        """The slots stored at these entry positions, as int64."""
+        entries = self._entries
+        if self._width == 4:
+            return entries.take(positions, mode="clip").astype(np.int64)
+        at = positions * 3
+        slots = entries.take(at, mode="clip").astype(np.int64)
+        at += 1
+        slots |= np.left_shift(entries.take(at, mode="clip"), 8, dtype=np.int64)
+        at += 1
+        slots |= np.left_shift(entries.take(at, mode="clip"), 16, dtype=np.int64)
+        return slots

@@ -234,7 +234,7 @@ class SqlStorage(
             if label is None:  # retired or deleted since the index heard of it
                 continue
             if label["sha256"] != query.sha256:
-                # The index keeps a keyed 64-bit digest of each SHA-256, not the SHA-256: an
+                # The index keeps a keyed 32-bit digest of each SHA-256, not the SHA-256: an
                 # exact match is only claimed once the database's full digest agrees.
                 ways = [way for way in ways if way.kind is not MatchKind.EXACT]
                 if not ways:

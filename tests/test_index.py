@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import random
+import threading
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from checks.errors import InvalidHash
 from checks.signals import Fingerprint, Pdq, Phash
+from storage import index as index_module
+from storage import mih
 from storage.fingerprint_batch import hex_words
 from storage.index import FingerprintBatch, NearDuplicateIndex, pdq_tables
 from storage.index_keys import sha_key, sha_keys
+from storage.index_tables import pdq_wider
 from storage.mih import MultiIndex, chunk_bits_for, hamming_rows
 
 
@@ -87,11 +92,31 @@ def test_chunk_width_keeps_buckets_sparse() -> None:
 
 
 def test_pdq_tables_fit_the_memory_budget_at_ten_million() -> None:
-    # A million items get every table the pigeonhole allows (256 // 18 = 14); ten million get
-    # eleven of 22 bits, ~35 MB each, so the whole index stays under 1 GB.
+    # A million items get every table the pigeonhole allows (256 // 18 = 14), and all the
+    # wider chunks the unindexed bits allow; ten million get eleven tables of 22 bits, nine of
+    # them 23, so the whole index stays under 1 GiB.
     assert pdq_tables(1_000_000, chunk_bits_for(1_000_000)) >= 256 // 18
-    assert pdq_tables(10_000_000, chunk_bits_for(10_000_000)) == 11
+    assert pdq_wider(1_000_000, 18, 14) == 14
+    assert min(pdq_tables(10_000_000, 22), 256 // 22) == 11
+    assert pdq_wider(10_000_000, 22, 11) == 9
     assert pdq_tables(100_000_000, 24) == 11  # never so few that probes explode
+    assert pdq_wider(100_000_000, 24, 11) == 0
+
+
+def test_wider_chunks_stay_within_the_hash_and_find_every_neighbour() -> None:
+    rng = np.random.default_rng(18)
+    words = rng.integers(0, 2**63, size=(4000, 4), dtype=np.uint64)
+    words[2000:] = words[:2000] ^ (
+        np.uint64(1) << rng.integers(0, 64, size=(2000, 4), dtype=np.uint64)
+    )
+    table = MultiIndex(words, np.arange(4000), threshold=31, chunk_bits=22, tables=11, wider=9)
+    assert table.chunk_bits == [23] * 9 + [22] * 2 and sum(table.chunk_bits) <= 256
+    squeezed = MultiIndex(words, np.arange(4000), threshold=31, chunk_bits=18, tables=14, wider=9)
+    assert sum(squeezed.chunk_bits) == 256  # only the bits the hash has
+    for query in words[rng.integers(0, 4000, size=40)]:
+        truth = set(np.flatnonzero(hamming_rows(words, query) <= 31).tolist())
+        assert truth <= set(table.probe(query).tolist())
+        assert truth <= set(squeezed.probe(query).tolist())
 
 
 def test_fast_path_equals_brute_force_around_the_thresholds() -> None:
@@ -100,6 +125,7 @@ def test_fast_path_equals_brute_force_around_the_thresholds() -> None:
     index = NearDuplicateIndex(min_tail=64, tail_fraction=4)
     base = {i: item(rng) for i in range(1, 3001)}
     index.add_batch(FingerprintBatch.from_fingerprints(base.items()))
+    index.wait()
     extra = {}
     for i in range(3001, 3201):  # planted neighbours of earlier items, at every distance
         source = base[rng.randrange(1, 3001)]
@@ -108,9 +134,14 @@ def test_fast_path_equals_brute_force_around_the_thresholds() -> None:
             pdq_quality=rng.choice([None, 20, 80]),
             phash=flip(source.phash, rng.choice([0, 5, 9, 10, 11, 12, 30]), rng),
         )
-    for item_id, fp in extra.items():
+    first = list(extra.items())[:151]
+    index.add_batch(FingerprintBatch.from_fingerprints(first))
+    index.wait()  # recent tables over these, then a tail compared whole
+    for item_id, fp in list(extra.items())[151:]:
         index.add(item_id, fp)
     assert len(index) == 3200
+    # Main tables, recent tables and a tail, all searched at once.
+    assert index.layout == {"main": 3000, "recent": 200, "tail": 49, "building": False}
     for _ in range(300):
         source = rng.choice(list(base.values()) + list(extra.values()))
         query = Fingerprint(
@@ -346,8 +377,12 @@ def test_a_query_s_views_find_what_brute_force_finds_by_pdq() -> None:
         assert not any(c.exact or c.mirrored or c.phash_distance is not None for c in found)
 
 
-def test_crowded_blocks_keep_their_offsets_aside_and_lose_nothing() -> None:
-    # 600 copies of one hash put far more than 255 entries in one block of buckets.
+def test_crowded_blocks_keep_their_offsets_aside_and_lose_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 600 copies of one hash put far more than 255 entries in one block of buckets (with
+    # one-byte offsets, as in a large index: a small one affords two bytes and never crowds).
+    monkeypatch.setattr(mih, "_SMALL_DIRECTORY", 0)
     rng = np.random.default_rng(14)
     words = rng.integers(0, 2**63, size=(2000, 4), dtype=np.uint64)
     words[:600] = words[0]
@@ -387,12 +422,13 @@ def test_ids_beyond_32_bits_widen_the_id_column() -> None:
     rng = random.Random(16)
     small = {i: item(rng) for i in range(1, 30)}
     index = NearDuplicateIndex.from_batches([FingerprintBatch.from_fingerprints(small.items())])
-    assert index._cols["ids"].dtype == np.int32
+    assert index._store.cols["ids"].dtype == np.int32
     huge = 2**40 + 7
     wide = item(rng)
     assert index.add(huge, wide)
-    assert index._cols["ids"].dtype == np.int64
+    assert huge in index and [c.item_id for c in index.candidates(Fingerprint(pdq=wide.pdq))]
     index.rebuild()
+    assert index._store.cols["ids"].dtype == np.int64
     assert huge in index and 5 in index and 2**33 not in index and -(2**40) not in index
     assert [c.item_id for c in index.candidates(Fingerprint(pdq=wide.pdq))] == [huge]
     assert [c.item_id for c in index.candidates(Fingerprint(sha256=small[5].sha256))] == [5]
@@ -406,13 +442,17 @@ def test_an_out_of_range_quality_widens_its_column_rather_than_wrapping() -> Non
     rng = random.Random(17)
     index = NearDuplicateIndex()
     index.add(1, item(rng, quality=90))
-    assert index._cols["pdq_quality"].dtype == np.int8
+    index.rebuild()
+    assert index._store.cols["pdq_quality"].dtype == np.int8
     stored = item(rng)
     batch = FingerprintBatch.from_fingerprints([(2, stored)])
     batch.pdq_quality[:] = 300  # never produced nor imported (0-100), but kept as it is
     index.add_batch(batch)
-    assert [c.item_pdq_quality for c in index.candidates(Fingerprint(pdq=stored.pdq))] == [300]
-    assert index.live().pdq_quality.tolist() == [90, 300]
+    for _ in range(2):  # in the tail, then merged
+        assert [c.item_pdq_quality for c in index.candidates(Fingerprint(pdq=stored.pdq))] == [300]
+        assert index.live().pdq_quality.tolist() == [90, 300]
+        index.rebuild()
+    assert index._store.cols["pdq_quality"].dtype == np.int16
 
 
 def test_no_sha256_key_is_zero() -> None:
@@ -420,3 +460,152 @@ def test_no_sha256_key_is_zero() -> None:
     words[1, 0] = 1
     assert (sha_keys(words) & np.uint64(1) == 1).all()
     assert sha_key(words[2]) & 1 == 1
+
+
+class _Gate:
+    """Holds the index's builds until released, so a test can change the index while one
+    runs (they otherwise finish at once at this size)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.open = threading.Event()
+        self.started = 0
+        for name in ("merge", "index_recent"):
+            build = getattr(index_module, name)
+            monkeypatch.setattr(index_module, name, self._held(build))
+
+    def _held(self, build: Callable[..., object]) -> Callable[..., object]:
+        def held(*args: object, **kwargs: object) -> object:
+            if threading.current_thread() is not threading.main_thread():
+                self.started += 1
+                assert self.open.wait(10)
+            return build(*args, **kwargs)
+
+        return held
+
+
+def _agrees(index: NearDuplicateIndex, stored: dict[int, Fingerprint], rng: random.Random) -> None:
+    """Every stored item is found by its hashes, nothing else is, and the fast path finds
+    what comparing everything finds."""
+    assert len(index) == len(stored)
+    for item_id, fp in rng.sample(sorted(stored.items()), min(40, len(stored))):
+        assert item_id in index
+        query = Fingerprint(sha256=fp.sha256, pdq=flip(fp.pdq, 5, rng), phash=fp.phash)
+        found = index.candidates(query)
+        assert key(found) == key(index.candidates_brute_force(query))
+        assert item_id in {c.item_id for c in found if c.exact}
+
+
+def test_a_rebuild_runs_off_the_caller_s_path_and_loses_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random(20)
+    gate = _Gate(monkeypatch)
+    index = NearDuplicateIndex(min_tail=16, tail_fraction=2)
+    stored = {i: item(rng) for i in range(1, 201)}
+    index.add_batch(FingerprintBatch.from_fingerprints(stored.items()))
+    assert index.layout["building"] and gate.started == 1  # the call returned; it did not
+    _agrees(index, stored, rng)  # lookups go on meanwhile
+    # While it builds: changes to items it is merging, removals, and new items.
+    old_ids = rng.sample(sorted(stored), 30)
+    for item_id in old_ids[:10]:
+        assert index.remove(item_id)
+        del stored[item_id]
+    for item_id in old_ids[10:]:
+        stored[item_id] = item(rng)
+        assert index.add(item_id, stored[item_id])
+    fresh = {i: item(rng) for i in range(1000, 1100)}
+    stored.update(fresh)
+    index.add_batch(FingerprintBatch.from_fingerprints(fresh.items()))
+    assert index.remove(1005) and index.remove(old_ids[20])
+    del stored[1005], stored[old_ids[20]]
+    _agrees(index, stored, rng)
+    gate.open.set()
+    index.wait()
+    _agrees(index, stored, rng)
+    for item_id in [*old_ids[:10], 1005, old_ids[20]]:
+        assert item_id not in index
+    index.rebuild()
+    assert index.layout == {"main": len(stored), "recent": 0, "tail": 0, "building": False}
+    _agrees(index, stored, rng)
+
+
+def test_recent_tables_are_built_on_a_thread_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(21)
+    index = NearDuplicateIndex(min_tail=8, tail_fraction=4)
+    stored = {i: item(rng) for i in range(1, 401)}
+    index.add_batch(FingerprintBatch.from_fingerprints(stored.items()))
+    index.wait()
+    gate = _Gate(monkeypatch)
+    more = {i: item(rng) for i in range(401, 421)}
+    stored.update(more)
+    index.add_batch(FingerprintBatch.from_fingerprints(more.items()))
+    assert index.layout["building"] and gate.started == 1
+    assert index.remove(405) and index.remove(3)
+    del stored[405], stored[3]
+    stored[410] = item(rng)
+    index.add(410, stored[410])
+    _agrees(index, stored, rng)
+    gate.open.set()
+    index.wait()
+    assert index.layout["recent"] == 19 and index.layout["tail"] == 1
+    _agrees(index, stored, rng)
+
+
+def test_many_changes_with_builds_under_way_keep_the_index_exact() -> None:
+    rng = random.Random(22)
+    index = NearDuplicateIndex(min_tail=32, tail_fraction=3)
+    stored: dict[int, Fingerprint] = {}
+    for step in range(60):
+        new = {rng.randrange(1, 2000): item(rng) for _ in range(rng.randrange(1, 60))}
+        stored.update(new)
+        index.add_batch(FingerprintBatch.from_fingerprints(new.items()))
+        for item_id in rng.sample(sorted(stored), min(len(stored), rng.randrange(0, 8))):
+            assert index.remove(item_id)
+            del stored[item_id]
+        if step % 7 == 0:
+            index.wait()
+        if step % 10 == 0:
+            _agrees(index, stored, rng)
+    index.wait()
+    _agrees(index, stored, rng)
+    assert {int(i) for i in index.live().ids} == set(stored)
+
+
+def test_updated_on_a_thread_reads_the_index_whole_while_it_builds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random(23)
+    gate = _Gate(monkeypatch)
+    index = NearDuplicateIndex(min_tail=8, tail_fraction=2)
+    stored = {i: item(rng) for i in range(1, 101)}
+    index.add_batch(FingerprintBatch.from_fingerprints(stored.items()))
+    assert index.layout["building"]
+    extra = {500: item(rng)}
+    fresh, changed = index.updated([(FingerprintBatch.from_fingerprints(extra.items()), [7])])
+    assert changed == 2
+    del stored[7]
+    stored.update(extra)
+    _agrees(fresh, stored, rng)
+    gate.open.set()
+
+
+def test_a_failed_build_is_reported_and_the_index_still_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random(24)
+    index = NearDuplicateIndex(min_tail=8, tail_fraction=2)
+
+    def fail(*args: object, **kwargs: object) -> object:
+        raise MemoryError("no room for new tables")
+
+    monkeypatch.setattr(index_module, "merge", fail)
+    stored = {i: item(rng) for i in range(1, 51)}
+    index.add_batch(FingerprintBatch.from_fingerprints(stored.items()))
+    with pytest.raises(MemoryError):
+        index.wait()
+    monkeypatch.undo()
+    _agrees(index, stored, rng)  # the tail still holds everything
+    index.add(99, stored.setdefault(99, item(rng)))
+    index.wait()
+    assert index.layout["main"] == len(stored)
+    _agrees(index, stored, rng)
