@@ -9,6 +9,7 @@ partners receive a tombstone. Roles are checked by the gatekeeper; both are audi
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from telegram import Update
@@ -22,6 +23,25 @@ from storage.errors import NotFound
 __all__ = ["HANDLERS"]
 
 log = logging.getLogger(__name__)
+
+
+async def _decide(
+    decide: Callable[[int, str], Awaitable[bool]],
+    item_ids: Iterable[int],
+    me: str,
+    ticket: str,
+    done: str,
+) -> list[int]:
+    """The items that ``decide`` (publish or unpublish) changed; one that cannot be (a
+    partner's, or gone) is logged and skipped."""
+    changed = []
+    for item_id in item_ids:
+        try:
+            if await decide(item_id, me):
+                changed.append(item_id)
+        except (NotFound, InvalidInput):
+            log.info("tip %s: known item %d cannot be %s", ticket, item_id, done)
+    return changed
 
 
 async def on_publish(update: Update, context: TiplineContext) -> None:
@@ -38,13 +58,9 @@ async def on_publish(update: Update, context: TiplineContext) -> None:
         await reply(update, t._("Tip {ticket} has no verdict in force to publish.", ticket=ticket))
         return
     me = moderator(update, services)
-    published = []
-    for item_id in current.known_item_ids:
-        try:
-            if await services.storage.publish(item_id, me):
-                published.append(item_id)
-        except (NotFound, InvalidInput):
-            log.info("tip %s: known item %d cannot be published", submission.ticket, item_id)
+    published = await _decide(
+        services.storage.publish, current.known_item_ids, me, submission.ticket, "published"
+    )
     await services.storage.audit(
         me, "exchange.publish", submission.ticket, {"known_items": published}
     )
@@ -76,13 +92,9 @@ async def on_unpublish(update: Update, context: TiplineContext) -> None:
             for i in review.known_item_ids
         }
     )
-    withdrawn = []
-    for item_id in item_ids:
-        try:
-            if await services.storage.unpublish(item_id, me):
-                withdrawn.append(item_id)
-        except (NotFound, InvalidInput):
-            log.info("tip %s: known item %d cannot be withdrawn", submission.ticket, item_id)
+    withdrawn = await _decide(
+        services.storage.unpublish, item_ids, me, submission.ticket, "withdrawn"
+    )
     await services.storage.audit(
         me, "exchange.unpublish", submission.ticket, {"known_items": withdrawn}
     )
