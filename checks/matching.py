@@ -252,6 +252,12 @@ _CERTAIN_WORST_TILE = 0.2
 _CERTAIN_MIN_TILES = 8
 _SIMILAR_INLIERS = 12
 _SIMILAR_CORRELATION = 0.5
+#: As few inliers as a placement can have (a photo ~100 px wide in a screenshot, a flat one)
+#: do for a person to look only when one picture holds the other and the pixels agree as a
+#: certain match's do, tile by tile.
+_SIMILAR_FEW_INLIERS = 10
+_SIMILAR_FEW_CORRELATION = 0.95
+_SIMILAR_FEW_AGREEING = 0.9
 #: One picture holds the other: the query inside the known one (a crop keeps at least
 #: _CROP_SHOWN of it) or the known one inside the query (a frame, a screenshot).
 _FILLED = 0.85
@@ -291,6 +297,14 @@ def local_confidence(alignment: Alignment) -> Confidence:
     ):
         return Confidence.CERTAIN
     if alignment.inliers >= _SIMILAR_INLIERS and alignment.correlation >= _SIMILAR_CORRELATION:
+        return Confidence.SIMILAR
+    if (
+        alignment.inliers >= _SIMILAR_FEW_INLIERS
+        and _contained(alignment)
+        and alignment.correlation >= _SIMILAR_FEW_CORRELATION
+        and alignment.tiles >= _CERTAIN_MIN_TILES
+        and alignment.tiles_agreeing >= _SIMILAR_FEW_AGREEING
+    ):
         return Confidence.SIMILAR
     return Confidence.NONE
 

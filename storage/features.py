@@ -134,11 +134,12 @@ class FeatureRepository(SqlRunner):
     async def _refresh_features(self, changed: Sequence[int], retired: Sequence[int]) -> None:
         """Follow other instances' changes: re-read changed items' features, drop retired."""
         entries: list[tuple[int, np.ndarray]] = []
-        if changed:
-            rows = await self._run(
-                "read local features", self._feature_sql.of_items, self._encode_list(list(changed))
-            )
-            entries = [(row[0], _descriptors(bytes(row[1]))) for row in rows]
+        # A page at a time: after another instance's bulk import, all of its items' records
+        # (~8 KB each) at once would be hundreds of megabytes in one result.
+        for start in range(0, len(changed), _PAGE):
+            page = self._encode_list(list(changed[start : start + _PAGE]))
+            rows = await self._run("read local features", self._feature_sql.of_items, page)
+            entries.extend((row[0], _descriptors(bytes(row[1]))) for row in rows)
         self._change_features(entries, list(retired))
 
     async def _local_ways(self, query: QueryFeatures, skip: set[int]) -> dict[int, Way]:

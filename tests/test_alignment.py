@@ -324,3 +324,27 @@ def test_a_flat_picture_aligns_with_nothing() -> None:
     assert align(features, describe_query(busy)) is None
     assert align(describe_known(busy), describe_query(flat)) is None
     assert align(features, describe_query(flat)) is None
+
+
+def inset(inliers: int, correlation: float, agreeing: float, shown: float) -> Alignment:
+    """A small known picture placed in a tall screenshot, on few keypoints."""
+    return Alignment(
+        inliers=inliers,
+        known_shown=shown,
+        query_filled=0.06,
+        correlation=correlation,
+        tiles_agreeing=agreeing,
+        worst_tile=0.06,
+        tiles=64,
+        angle=0.0,
+        perspective=0.0,
+        region=(0.2, 0.1, 0.45, 0.2),
+    )
+
+
+def test_a_small_inset_on_few_keypoints_goes_to_a_person_only_when_its_pixels_agree() -> None:
+    assert local_confidence(inset(10, 0.99, 1.0, 1.0)) is Confidence.SIMILAR
+    assert local_confidence(inset(10, 0.9, 1.0, 1.0)) is Confidence.NONE  # pixels differ
+    assert local_confidence(inset(10, 0.99, 0.8, 1.0)) is Confidence.NONE  # some tiles differ
+    assert local_confidence(inset(10, 0.99, 1.0, 0.6)) is Confidence.NONE  # merely overlaps
+    assert local_confidence(inset(30, 0.99, 1.0, 1.0)) is Confidence.CERTAIN

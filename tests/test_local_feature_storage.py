@@ -28,6 +28,7 @@ from checks.report import analyse
 from checks.signals import Fingerprint
 from checks.verdicts import SubmissionStatus, Verdict
 from storage import KnownItemDraft, PostgresStorage, SqliteStorage, Storage
+from storage import features as feature_repository
 from storage.feature_index import EXHAUSTIVE
 from storage.tips import ItemOrigin, ItemSource, ItemStatus, ReviewDraft, SubmissionDraft
 from tests.storage_backends import fresh_schema, rand_hex
@@ -203,3 +204,27 @@ async def test_a_large_collection_is_indexed_in_the_background(
         await reopened.close()
     assert [m.title for m in found][:1] == ["the photo"]
     assert late.item.id in [m.item_id for m in late_found]
+
+
+async def test_another_instance_reads_many_new_items_features_a_page_at_a_time(
+    backend: Backend, photo: Image.Image, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feature_repository, "_PAGE", 2)  # pages of two items: several here
+    rng = np.random.default_rng(5)
+    writer, reader = await backend.open(), await backend.open()
+    try:
+        await reader.features_ready()
+        await writer.upsert_known_items(
+            [KnownItemDraft(distractor(rng), Verdict.STAGED) for _ in range(5)]
+        )
+        await writer.upsert_known_item(known_draft(jpeg(photo, 92), "the photo"))
+        assert await reader.lookup(analyse(crop_of(photo)).fingerprint) == []
+        await reader.refresh_index()
+        found = await reader.lookup(analyse(crop_of(photo)).fingerprint)
+        learned = len(reader.feature_index)
+    finally:
+        await writer.close()
+        await reader.close()
+    assert found and found[0].title == "the photo"
+    assert found[0].kind is MatchKind.CROPPED
+    assert learned == 6
