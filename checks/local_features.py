@@ -2,7 +2,8 @@
 screenshot, where a hash of the whole frame does not.
 
 A known item keeps :data:`KNOWN_FEATURES` ORB keypoints of its upright picture (at most
-:data:`KNOWN_SIDE` pixels on the long side) and a :data:`THUMB` x :data:`THUMB` greyscale
+:data:`KNOWN_SIDE` pixels on the long side; those of the finest octaves spread over the
+picture, so that a crop keeps some) and a :data:`THUMB` x :data:`THUMB` greyscale
 thumbnail, so a copy can be aligned onto it and its pixels compared (:mod:`checks.alignment`).
 A query keeps more keypoints (:data:`QUERY_FEATURES`, at up to :data:`QUERY_SIDE` pixels: the
 known picture may fill only part of it) and its greyscale pixels at :data:`QUERY_PIXELS`.
@@ -55,6 +56,13 @@ THUMB = 64
 DESCRIPTOR_BYTES = 32
 #: JPEG quality of the stored thumbnail: 85 keeps the largest record under 8 KB (90: 8.5 KB).
 _THUMB_QUALITY = 85
+#: A known item's keypoints on the _FINE_OCTAVES finest octaves are chosen from _SPREAD_POOL
+#: times as many candidates, at most _SPREAD_CAP of them in one cell of a _SPREAD_GRID x
+#: _SPREAD_GRID grid (see :func:`_fine_spread_over` and docs/calibration.md).
+_FINE_OCTAVES = 2
+_SPREAD_POOL = 4
+_SPREAD_GRID = 4
+_SPREAD_CAP = 0.15
 
 _MAGIC = b"TLF1"
 _HEADER = struct.Struct("<4sHHH")
@@ -151,23 +159,75 @@ def _grey(picture: Image.Image, side: int) -> np.ndarray:
     return np.asarray(grey, dtype=np.uint8)
 
 
-def _orb(grey: np.ndarray, count: int) -> Keypoints:
-    orb = cv2.ORB_create(nfeatures=count, edgeThreshold=15, patchSize=31, fastThreshold=10)
+def _detect(
+    grey: np.ndarray, count: int, levels: int = 8
+) -> tuple[Keypoints, np.ndarray, np.ndarray]:
+    """ORB keypoints on ``levels`` octaves of the pyramid, and each one's octave and strength
+    (ORB's Harris response)."""
+    orb = cv2.ORB_create(
+        nfeatures=count, nlevels=levels, edgeThreshold=15, patchSize=31, fastThreshold=10
+    )
     found, descriptors = orb.detectAndCompute(grey, None)
     height, width = grey.shape
     if descriptors is None or not found:
-        return Keypoints(
-            np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8), (width, height)
-        )
+        empty = np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
+        none = np.zeros(0)
+        return Keypoints(np.zeros((0, 2), np.float32), empty, (width, height)), none, none
     points = np.array([k.pt for k in found], dtype=np.float32)
-    return Keypoints(points, descriptors, (width, height))
+    octaves = np.array([k.octave for k in found], dtype=int)
+    strength = np.array([k.response for k in found])
+    return Keypoints(points, descriptors, (width, height)), octaves, strength
+
+
+def _orb(grey: np.ndarray, count: int) -> Keypoints:
+    return _detect(grey, count)[0]
 
 
 def describe_known(picture: Image.Image) -> KnownFeatures:
     """Features of a known item's upright picture (any size; it is reduced here)."""
     grey = _grey(picture, KNOWN_SIDE)
     thumb = cv2.resize(grey, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
-    return KnownFeatures(_orb(grey, KNOWN_FEATURES), thumb)
+    keypoints, octaves, _ = _detect(grey, KNOWN_FEATURES)
+    if len(keypoints) == KNOWN_FEATURES:
+        keypoints = _fine_spread_over(grey, keypoints, octaves)
+    return KnownFeatures(keypoints, thumb)
+
+
+def _fine_spread_over(grey: np.ndarray, keypoints: Keypoints, octaves: np.ndarray) -> Keypoints:
+    """The known keypoints of the finest octaves chosen again, spread over the picture.
+
+    ORB gives each octave its share of keypoints and takes the strongest, which crowd where
+    the picture is busiest (a thermal picture's label box, the strip of town under a dusk
+    sky); a crop that cuts that part away leaves nothing to match. A screenshot shows the
+    picture smaller, and only the coarser octaves' keypoints survive that: those stay as ORB
+    chose them. The finest octaves' share is filled from more candidates, strongest first,
+    at most :data:`_SPREAD_CAP` of it from one cell of a :data:`_SPREAD_GRID` grid."""
+    coarse = octaves >= _FINE_OCTAVES
+    share = len(keypoints) - int(coarse.sum())
+    if share == 0:
+        return keypoints
+    pool, _, strength = _detect(grey, share * _SPREAD_POOL, levels=_FINE_OCTAVES)
+    strongest = np.argsort(-strength, kind="stable")
+    width, height = keypoints.size
+    column = np.minimum(pool.points[:, 0] * _SPREAD_GRID // width, _SPREAD_GRID - 1)
+    row = np.minimum(pool.points[:, 1] * _SPREAD_GRID // height, _SPREAD_GRID - 1)
+    cells = (row * _SPREAD_GRID + column).astype(int)
+    cap = max(1, int(np.ceil(share * _SPREAD_CAP)))
+    taken = np.zeros(_SPREAD_GRID * _SPREAD_GRID, int)
+    chosen: list[int] = []
+    passed: list[int] = []
+    for i in strongest:
+        if taken[cells[i]] < cap:
+            taken[cells[i]] += 1
+            chosen.append(int(i))
+        else:
+            passed.append(int(i))
+    picks = (chosen + passed)[:share]
+    return Keypoints(
+        np.concatenate([keypoints.points[coarse], pool.points[picks]]),
+        np.concatenate([keypoints.descriptors[coarse], pool.descriptors[picks]]),
+        keypoints.size,
+    )
 
 
 def describe_query(picture: Image.Image) -> QueryFeatures:

@@ -263,6 +263,16 @@ def drawn_scene(seed: int = 3) -> Image.Image:
     return Image.fromarray(canvas)
 
 
+@pytest.mark.shared_data
+def test_a_crop_without_the_part_where_detail_crowds_is_found(images: Path) -> None:
+    """A thermal camera's picture has its sharpest detail in a label box at the top left and
+    little elsewhere: a crop that leaves the box out must still be found."""
+    picture = ImageOps.exif_transpose(Image.open(images / "photos" / "FLIR.jpg")).convert("RGB")
+    width, height = picture.size
+    crop = picture.crop((round(0.2 * width), 0, width, round(0.8 * height)))
+    assert tier(picture, received(crop)) is Confidence.CERTAIN
+
+
 def test_known_features_survive_the_database() -> None:
     picture = drawn_scene()
     features = describe_known(picture)
