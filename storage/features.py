@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,11 @@ def _descriptors(features: bytes) -> np.ndarray:
         return KnownFeatures.descriptors_in(features)
     except InvalidInput:
         return np.zeros((0, 32), np.uint8)  # a damaged record only loses local matching
+
+
+def _entries(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[int, np.ndarray]]:
+    """Stored records (item id, features) as the descriptor index takes them."""
+    return ((row[0], _descriptors(bytes(row[1]))) for row in rows)
 
 
 class FeatureRepository(SqlRunner):
@@ -90,7 +96,7 @@ class FeatureRepository(SqlRunner):
         after = 0
         while True:
             rows = await self._run("load local features", self._feature_sql.page, after, _PAGE)
-            entries.extend((row[0], _descriptors(bytes(row[1]))) for row in rows)
+            entries.extend(_entries(rows))
             if len(rows) < _PAGE:
                 break
             after = rows[-1][0]
@@ -139,7 +145,7 @@ class FeatureRepository(SqlRunner):
         for start in range(0, len(changed), _PAGE):
             page = self._encode_list(list(changed[start : start + _PAGE]))
             rows = await self._run("read local features", self._feature_sql.of_items, page)
-            entries.extend((row[0], _descriptors(bytes(row[1]))) for row in rows)
+            entries.extend(_entries(rows))
         self._change_features(entries, list(retired))
 
     async def _local_ways(self, query: QueryFeatures, skip: set[int]) -> dict[int, Way]:
