@@ -39,9 +39,11 @@ _CANDIDATES = 16
 #: Up to this many stored descriptors (250 items), search them all.
 EXHAUSTIVE = 40_000
 #: Descriptors per cell on average (up to 2**_MAX_CELLS_LOG2 cells), and cells searched per
-#: query descriptor. More cells than that cost more to fill than they save per search.
+#: query descriptor. A query descriptor is compared with every descriptor of the cells it
+#: searches, so a fuller cell costs time: 100,000 items' 16 million descriptors in 32,768
+#: cells instead of 16,384 took retrieval from 32 to 21 ms and found the same copies.
 _PER_CELL = 256
-_MAX_CELLS_LOG2 = 14
+_MAX_CELLS_LOG2 = 16
 _PROBES = 2
 #: How wide a descriptor's way through the cells' graph is searched (at least _PROBES).
 _GRAPH_SEARCH = 8
