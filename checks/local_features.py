@@ -188,6 +188,8 @@ def describe_known(picture: Image.Image) -> KnownFeatures:
     grey = _grey(picture, KNOWN_SIDE)
     thumb = cv2.resize(grey, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
     keypoints, octaves, _ = _detect(grey, KNOWN_FEATURES)
+    # Fewer than asked: the picture has no more keypoints to offer, so there is nothing to
+    # choose again (and flat pictures keep exactly what was measured for them).
     if len(keypoints) == KNOWN_FEATURES:
         keypoints = _fine_spread_over(grey, keypoints, octaves)
     return KnownFeatures(keypoints, thumb)
