@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from checks.alignment import Alignment
 from checks.signals import Pdq, Phash
@@ -63,12 +64,15 @@ class Confidence(StrEnum):
 _CONFIDENCE_RANK = {Confidence.CERTAIN: 0, Confidence.SIMILAR: 1, Confidence.NONE: 2}
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A stored item whose hashes are close to the query's, before the rules decide.
 
     ``pdq_distance`` / ``phash_distance`` are None when either side lacks that hash.
     ``mirrored`` means the distances were measured against the query's mirror image.
+
+    A named tuple, not a frozen dataclass: the index makes one per item near a query, often
+    dozens a look-up (a picture that circulates in many versions), and a tuple is made in a
+    fifth of the time.
     """
 
     item_id: int

@@ -8,6 +8,7 @@ its tables now and then; this half only reads it and turns what it finds into ca
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from checks.signals import Fingerprint, Pdq
 from storage.fingerprint_batch import NO_QUALITY, hex_words
 from storage.index_keys import Query
 from storage.index_store import Store as Part
+from storage.index_tables import PRESENT
 
 __all__ = ["IndexSearch"]
 
@@ -108,25 +110,29 @@ class IndexSearch:
     ) -> list[Candidate]:
         pdq_query = q.pdq_mirrored if mirrored else q.pdq
         phash_query = None if mirrored else q.phash
+        present = part.cols["present"].take(slots, mode="clip")
         return _at(
             part,
             slots,
-            _distances(part, "pdq", slots, pdq_query),
-            _distances(part, "phash", slots, phash_query),
+            _distances(part, "pdq", slots, present, pdq_query),
+            _distances(part, "phash", slots, present, phash_query),
             mirrored=mirrored,
             exact=exact,
         )
 
 
 def _distances(
-    part: Part, name: str, slots: np.ndarray, query: np.ndarray | None
+    part: Part, name: str, slots: np.ndarray, present: np.ndarray, query: np.ndarray | None
 ) -> list[int | None]:
-    """Distance from each slot's ``name`` hash to ``query``; None where either lacks it."""
+    """Distance from each slot's ``name`` hash to ``query``; None where either lacks it
+    (``present``: the slots' flags)."""
     if query is None:
         return [None] * len(slots)
-    found = part.distances(name, slots, query).tolist()
-    present = part.has(name, slots).tolist()
-    return [d if ok else None for d, ok in zip(found, present, strict=True)]
+    found = part.distances(name, slots, query)
+    if (present & PRESENT[name]).all():
+        return found.tolist()
+    lacking = (present & PRESENT[name]) == 0
+    return [None if gap else d for d, gap in zip(found.tolist(), lacking.tolist(), strict=True)]
 
 
 def _at(
@@ -139,18 +145,15 @@ def _at(
     exact: int | None,
 ) -> list[Candidate]:
     """The candidates at these slots, with the distances already measured."""
-    ids = part.cols["ids"][slots].tolist()
-    qualities = part.cols["pdq_quality"][slots].tolist()
-    return [
-        Candidate(
-            item_id=item_id,
-            exact=slot == exact,
-            mirrored=mirrored,
-            pdq_distance=pdq_d,
-            phash_distance=phash_d,
-            item_pdq_quality=None if quality == NO_QUALITY else quality,
+    ids = part.cols["ids"].take(slots, mode="clip").tolist()
+    quality = part.cols["pdq_quality"].take(slots, mode="clip")
+    qualities = quality.tolist()
+    if (quality == NO_QUALITY).any():
+        qualities = [None if v == NO_QUALITY else v for v in qualities]
+    exacts = repeat(False) if exact is None else (slot == exact for slot in slots.tolist())
+    return list(
+        map(
+            Candidate._make,
+            zip(ids, exacts, repeat(mirrored), pdq_distances, phash_distances, qualities),
         )
-        for slot, item_id, pdq_d, phash_d, quality in zip(
-            slots.tolist(), ids, pdq_distances, phash_distances, qualities, strict=True
-        )
-    ]
+    )

@@ -82,9 +82,6 @@ class Store:
     def alive(self, slots: np.ndarray) -> np.ndarray:
         return (self.cols["present"].take(slots, mode="clip") & ALIVE) > 0
 
-    def has(self, name: str, slots: np.ndarray) -> np.ndarray:
-        return (self.cols["present"].take(slots, mode="clip") & PRESENT[name]) > 0
-
     def live_slots(self, begin: int = 0) -> np.ndarray:
         return np.flatnonzero(self.cols["present"][begin : self.size] & ALIVE) + begin
 
@@ -200,17 +197,19 @@ class Store:
 
     def exact(self, key: int, brute_force: bool) -> int | None:
         """The live slot whose SHA-256 key is ``key``, if any (natural keys make it unique)."""
-        keys = self.cols["sha_key"]
+        keys, wanted = self.cols["sha_key"], np.uint32(key)
         scan_from = 0 if brute_force else self.built
-        hits = [(keys[scan_from : self.size] == np.uint32(key)).nonzero()[0] + scan_from]
+        found = []
+        if self.size > scan_from:
+            found.append((keys[scan_from : self.size] == wanted).nonzero()[0] + scan_from)
         if not brute_force:
             for table in (self.tables.exact, self.recent.tables.exact):
                 if table is not None:
                     slots = table.probe_key(key)
-                    hits.append(slots[keys.take(slots, mode="clip") == np.uint32(key)])
-        found = np.concatenate(hits)
-        for slot in found[self.alive(found)].tolist():
-            return slot
+                    found.append(slots[keys.take(slots, mode="clip") == wanted])
+        for hits in found:
+            for slot in hits[self.alive(hits)].tolist():
+                return slot
         return None
 
     def slots_of(self, ids: np.ndarray, *, main_only: bool = False) -> np.ndarray:
