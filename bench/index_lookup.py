@@ -3,7 +3,8 @@
 Builds an index of random PDQ / pHash / SHA-256 items (with planted near-duplicates, so lookups
 find things), times ``candidates()`` per query, and does the same by brute force on a sample of
 the queries, checking both give the same answer. Also times ``pdq_candidates`` with 12 hashes a call
-(a picture's transforms and reframings). Prints JSON.
+(a picture's transforms and reframings), and how fast the machine read memory at random
+before and after, in a child process (``random_read_ns``). Prints JSON.
 
     python bench/index_lookup.py --items 1000000 --queries 1000
     python bench/index_lookup.py --items 10000000 --clustered
@@ -30,6 +31,7 @@ import gc
 import json
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -143,15 +145,25 @@ def make_queries(
 
 
 def timings(
-    lookup: Callable[[Fingerprint], list[Candidate]], queries: list[Fingerprint]
-) -> tuple[dict[str, float], list[list[Candidate]]]:
-    times, cpu, answers = [], [], []
+    lookup: Callable[[Fingerprint], list[Candidate]], queries: list[Fingerprint], keep: int
+) -> tuple[dict[str, float], list[list[Candidate]], list[int]]:
+    """Each look-up timed; the answers to the first ``keep`` queries (to check against brute
+    force), and how many candidates each query had.
+
+    The other answers are dropped, as a bot drops them once judged: a thousand kept answers
+    would make the collector's passes over them (0.6 ms each, seven in a thousand look-ups)
+    part of the times.
+    """
+    times, cpu, answers, counts = [], [], [], []
     for query in queries:
         started, started_cpu = time.perf_counter(), time.thread_time()
-        answers.append(lookup(query))
+        found = lookup(query)
         cpu.append((time.thread_time() - started_cpu) * 1000)
         times.append((time.perf_counter() - started) * 1000)
-    return {"queries": len(queries), **summarise(times, cpu)}, answers
+        counts.append(len(found))
+        if len(answers) < keep:
+            answers.append(found)
+    return {"queries": len(queries), **summarise(times, cpu)}, answers, counts
 
 
 def summarise(times: list[float], cpu: list[float]) -> dict[str, float]:
@@ -200,9 +212,11 @@ def bench_pdq_batch(
     for batch in batches:
         hexes = [to_hex(words) for words in batch]
         started, started_cpu = time.perf_counter(), time.thread_time()
-        answers.append(index.pdq_candidates(hexes))
+        found = index.pdq_candidates(hexes)
         cpu.append((time.thread_time() - started_cpu) * 1000)
         times.append((time.perf_counter() - started) * 1000)
+        if len(answers) < brute:  # the rest dropped, as in timings()
+            answers.append(found)
     agree = True
     live = index.live()
     for batch, found in zip(batches[:brute], answers, strict=False):
@@ -230,9 +244,9 @@ def measure(
     brute_queries: int,
 ) -> dict[str, object]:
     """Lookups timed, the first ``brute_queries`` also by brute force, and the memory."""
-    fast, answers = timings(index.candidates, queries)
-    slow, truth = timings(index.candidates_brute_force, queries[:brute_queries])
-    agree = all(answer_key(a) == answer_key(b) for a, b in zip(answers, truth, strict=False))
+    fast, answers, counts = timings(index.candidates, queries, brute_queries)
+    slow, truth, _ = timings(index.candidates_brute_force, queries[:brute_queries], brute_queries)
+    agree = all(answer_key(a) == answer_key(b) for a, b in zip(answers, truth, strict=True))
     return {
         "items": len(index),
         "layout": layout_of(index),
@@ -240,8 +254,8 @@ def measure(
         "multi_index": fast,
         "brute_force": slow,
         "same_answers": agree,
-        "queries_with_candidates": round(sum(bool(a) for a in answers) / len(answers), 3),
-        "mean_candidates": round(statistics.mean(len(a) for a in answers), 2),
+        "queries_with_candidates": round(sum(c > 0 for c in counts) / len(counts), 3),
+        "mean_candidates": round(statistics.mean(counts), 2),
         "pdq_candidates_12": bench_pdq_batch(index, rng, queries[:200], brute=5),
     }
 
@@ -317,7 +331,31 @@ def bench_rebuild(
     }
 
 
+#: Run in a child process, so that its gibibyte counts in no figure of this one.
+_GAUGE = """
+import time, numpy as np
+words = np.ones(2**27, dtype=np.uint64)
+picks = np.random.default_rng(0).integers(0, len(words), size=(15, 100_000))
+times = []
+for row in picks:
+    started = time.perf_counter()
+    words.take(row)
+    times.append(time.perf_counter() - started)
+print(round(sorted(times)[7] / 100_000 * 1e9, 2))
+"""
+
+
+def random_read_ns() -> float:
+    """How fast this machine reads memory at random just now: ns per 8-byte word gathered
+    from 1 GiB (median of 15 gathers of 100,000). A look-up at 10 million items is mostly
+    such reads, and on a shared machine their speed drifts by tens of percent within an
+    hour: read the look-up times beside this figure from the same run."""
+    done = subprocess.run([sys.executable, "-c", _GAUGE], capture_output=True, check=True)
+    return float(done.stdout)
+
+
 def bench_index(args: argparse.Namespace) -> dict[str, object]:
+    gauge_before = random_read_ns()
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
     items = make_items(rng, args.items, args.clustered)
@@ -354,6 +392,7 @@ def bench_index(args: argparse.Namespace) -> dict[str, object]:
     gc.collect()
     result.update(measure(index, rng, queries, args.brute_queries))
     result["peak_rss_megabytes"] = peak_rss_mb()
+    result["random_read_ns"] = {"before": gauge_before, "after": random_read_ns()}
     return result
 
 
