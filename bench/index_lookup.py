@@ -176,10 +176,7 @@ def timings(
     result.update(summarise(times, cpu))
     if passes > 1:
         each = sorted(statistics.median(times[i :: len(queries)]) for i in range(len(queries)))
-        result["each_query_median"] = {
-            "p95_ms": round(each[int(0.95 * (len(each) - 1))], 3),
-            "p99_ms": round(each[int(0.99 * (len(each) - 1))], 3),
-        }
+        result["each_query_median"] = {"p95_ms": share(each, 0.95), "p99_ms": share(each, 0.99)}
     return result, answers, counts
 
 
@@ -189,12 +186,17 @@ def summarise(times: list[float], cpu: list[float]) -> dict[str, float]:
     times, cpu = sorted(times), sorted(cpu)
     return {
         "median_ms": round(statistics.median(times), 3),
-        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 3),
-        "p99_ms": round(times[int(0.99 * (len(times) - 1))], 3),
+        "p95_ms": share(times, 0.95),
+        "p99_ms": share(times, 0.99),
         "max_ms": round(times[-1], 3),
         "cpu_median_ms": round(statistics.median(cpu), 3),
-        "cpu_p99_ms": round(cpu[int(0.99 * (len(cpu) - 1))], 3),
+        "cpu_p99_ms": share(cpu, 0.99),
     }
+
+
+def share(ordered: list[float], fraction: float) -> float:
+    """The value that ``fraction`` of the sorted ``ordered`` lie at or under (nearest rank)."""
+    return round(ordered[int(fraction * (len(ordered) - 1))], 3)
 
 
 def peak_rss_mb() -> float:
@@ -236,7 +238,7 @@ def bench_pdq_batch(
             answers.append(found)
     agree = True
     live = index.live()
-    for batch, found in zip(batches[:brute], answers, strict=False):
+    for batch, found in zip(batches[:brute], answers, strict=True):
         for words, candidates in zip(batch, found, strict=True):
             d = np.bitwise_count(live.pdq ^ words).sum(axis=1)
             hit = (d <= Pdq.threshold) & live.has_pdq

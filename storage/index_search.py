@@ -128,11 +128,11 @@ def _distances(
     (``present``: the slots' flags)."""
     if query is None:
         return [None] * len(slots)
-    found = part.distances(name, slots, query)
-    if (present & PRESENT[name]).all():
-        return found.tolist()
-    lacking = (present & PRESENT[name]) == 0
-    return [None if gap else d for d, gap in zip(found.tolist(), lacking.tolist(), strict=True)]
+    found = part.distances(name, slots, query).tolist()
+    has = present & PRESENT[name]
+    if has.all():
+        return found
+    return [d if ok else None for d, ok in zip(found, has.tolist(), strict=True)]
 
 
 def _at(
