@@ -25,7 +25,6 @@ import numpy as np
 
 from checks.signals import Fingerprint, Pdq, Phash
 from storage.fingerprint_batch import FingerprintBatch
-from storage.index_keys import sha_keys
 from storage.index_search import IndexSearch
 from storage.index_store import Store, merge
 from storage.index_tables import (
@@ -40,7 +39,7 @@ from storage.index_tables import (
 )
 
 # FingerprintBatch is re-exported for callers.
-__all__ = ["FingerprintBatch", "NearDuplicateIndex", "pdq_tables", "sha_keys"]
+__all__ = ["FingerprintBatch", "NearDuplicateIndex", "pdq_tables"]
 
 
 class _Merge:

@@ -8,18 +8,42 @@ its tables now and then; this half only reads it and turns what it finds into ca
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import repeat
 
 import numpy as np
 
 from checks.matching import Candidate
-from checks.signals import Fingerprint, Pdq
+from checks.signals import Fingerprint, HashKind, Pdq, Phash
 from storage.fingerprint_batch import NO_QUALITY, hex_words
-from storage.index_keys import Query
 from storage.index_store import Store as Part
 from storage.index_tables import PRESENT
 
-__all__ = ["IndexSearch"]
+__all__ = ["IndexSearch", "Query"]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A query fingerprint's hashes as words (None where the query lacks them)."""
+
+    pdq: np.ndarray | None
+    pdq_mirrored: np.ndarray | None
+    phash: np.ndarray | None
+
+    @classmethod
+    def parse(cls, fp: Fingerprint) -> Query:
+        """Validate and convert, one ``bytes.fromhex`` a hash (a look-up's fixed cost)."""
+
+        def words(value: str | None, kind: type[HashKind]) -> np.ndarray | None:
+            if value is None:
+                return None
+            return np.frombuffer(bytes.fromhex(kind.validate(value)), dtype=">u8").astype(np.uint64)
+
+        return cls(
+            pdq=words(fp.pdq, Pdq),
+            pdq_mirrored=words(fp.pdq_mirrored, Pdq),
+            phash=words(fp.phash, Phash),
+        )
 
 
 def _unique(owner: np.ndarray, slots: np.ndarray, d: np.ndarray, queries: int) -> list:
@@ -46,11 +70,12 @@ class IndexSearch:
         raise NotImplementedError
 
     def candidates(self, query: Fingerprint) -> list[Candidate]:
-        """Items that are an exact SHA-256 hit or within a threshold on PDQ, mirrored PDQ or pHash.
+        """Items within a threshold of the query on PDQ, mirrored PDQ or pHash.
 
         An item near both the query and its mirror appears twice (``mirrored`` False and True);
         the caller keeps the better. A mirrored candidate has no pHash distance: the query's
-        pHash is of the unmirrored picture.
+        pHash is of the unmirrored picture. The identical file is the database's to find, by
+        its SHA-256: no candidate here is ``exact``.
         """
         q = Query.parse(query)
         return [c for part in self._parts() for c in self._candidates(part, q, brute_force=False)]
@@ -61,16 +86,16 @@ class IndexSearch:
         return [c for part in self._parts() for c in self._candidates(part, q, brute_force=True)]
 
     def _candidates(self, part: Part, q: Query, *, brute_force: bool) -> list[Candidate]:
-        exact = None if q.sha256 is None else part.exact(q.sha256, brute_force)
-        direct = [] if exact is None else [np.array([exact], dtype=np.int64)]
         queries = {}
         pdq = [w for w in (q.pdq, q.pdq_mirrored) if w is not None]
         if pdq:
             queries["pdq"] = np.array(pdq)
         if q.phash is not None:
             queries["phash"] = q.phash.reshape(1, 1)
-        found = part.near(queries, brute_force) if queries else {}
-        mirrored = None
+        if not queries:
+            return []
+        found = part.near(queries, brute_force)
+        direct, mirrored = [], None
         if pdq:
             owner, slots, _ = found["pdq"]
             if q.pdq is not None:
@@ -80,19 +105,17 @@ class IndexSearch:
         if q.phash is not None:
             direct.append(found["phash"][1])
         out = []
-        if direct:
-            slots = np.concatenate(direct) if len(direct) > 1 else direct[0]
-            if len(slots):
-                out = self._describe(part, np.unique(slots), q, mirrored=False, exact=exact)
+        slots = np.concatenate(direct) if len(direct) > 1 else direct[0]
+        if len(slots):
+            out = self._describe(part, np.unique(slots), q, mirrored=False)
         if mirrored is not None and len(mirrored):
-            out += self._describe(part, np.unique(mirrored), q, mirrored=True, exact=None)
+            out += self._describe(part, np.unique(mirrored), q, mirrored=True)
         return out
 
     def pdq_candidates(self, hashes: Sequence[str]) -> list[list[Candidate]]:
         """For each PDQ hash (a query's views: its turns, flips and framed parts), the items
         within the PDQ threshold, looked up in one pass, so the fixed cost of a look-up is paid
-        once. They carry no pHash distance and are never exact: a view is compared by PDQ
-        alone."""
+        once. They carry no pHash distance: a view is compared by PDQ alone."""
         if not hashes:
             return []
         words = hex_words([Pdq.validate(h) for h in hashes], Pdq)[0]
@@ -102,11 +125,11 @@ class IndexSearch:
             for answer, (slots, d) in zip(answers, _unique(*found, len(words)), strict=True):
                 if len(slots):
                     no_phash = [None] * len(slots)
-                    answer += _at(part, slots, d.tolist(), no_phash, mirrored=False, exact=None)
+                    answer += _at(part, slots, d.tolist(), no_phash, mirrored=False)
         return answers
 
     def _describe(
-        self, part: Part, slots: np.ndarray, q: Query, *, mirrored: bool, exact: int | None
+        self, part: Part, slots: np.ndarray, q: Query, *, mirrored: bool
     ) -> list[Candidate]:
         pdq_query = q.pdq_mirrored if mirrored else q.pdq
         phash_query = None if mirrored else q.phash
@@ -117,7 +140,6 @@ class IndexSearch:
             _distances(part, "pdq", slots, present, pdq_query),
             _distances(part, "phash", slots, present, phash_query),
             mirrored=mirrored,
-            exact=exact,
         )
 
 
@@ -142,7 +164,6 @@ def _at(
     phash_distances: list[int | None],
     *,
     mirrored: bool,
-    exact: int | None,
 ) -> list[Candidate]:
     """The candidates at these slots, with the distances already measured."""
     ids = part.cols["ids"].take(slots, mode="clip").tolist()
@@ -150,10 +171,9 @@ def _at(
     qualities = quality.tolist()
     if (quality == NO_QUALITY).any():
         qualities = [None if v == NO_QUALITY else v for v in qualities]
-    exacts = repeat(False) if exact is None else (slot == exact for slot in slots.tolist())
     return list(
         map(
             Candidate._make,
-            zip(ids, exacts, repeat(mirrored), pdq_distances, phash_distances, qualities),
+            zip(ids, repeat(False), repeat(mirrored), pdq_distances, phash_distances, qualities),
         )
     )

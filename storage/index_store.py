@@ -44,7 +44,7 @@ def _sum_pairs(counts: np.ndarray) -> np.ndarray:
 
 
 class Store:
-    """The columns and tables; :meth:`near` and :meth:`exact` search them."""
+    """The columns and tables; :meth:`near` searches them."""
 
     def __init__(self, cols: dict[str, np.ndarray], size: int, thresholds: dict[str, int]) -> None:
         """Serve ``cols``, whose first ``size`` rows are live, sorted by id and each id once,
@@ -194,23 +194,6 @@ class Store:
         if not found:
             return _NOTHING
         return tuple(map(np.concatenate, zip(*found, strict=True)))  # type: ignore[return-value]
-
-    def exact(self, key: int, brute_force: bool) -> int | None:
-        """The live slot whose SHA-256 key is ``key``, if any (natural keys make it unique)."""
-        keys, wanted = self.cols["sha_key"], np.uint32(key)
-        scan_from = 0 if brute_force else self.built
-        found = []
-        if self.size > scan_from:
-            found.append((keys[scan_from : self.size] == wanted).nonzero()[0] + scan_from)
-        if not brute_force:
-            for table in (self.tables.exact, self.recent.tables.exact):
-                if table is not None:
-                    slots = table.probe_key(key)
-                    found.append(slots[keys.take(slots, mode="clip") == wanted])
-        for hits in found:
-            for slot in hits[self.alive(hits)].tolist():
-                return slot
-        return None
 
     def slots_of(self, ids: np.ndarray, *, main_only: bool = False) -> np.ndarray:
         """The live slot of each id (-1 where the store does not hold it)."""

@@ -1,14 +1,15 @@
 """What the near-duplicate index stores of each item, and the tables that find them.
 
 Items' hashes are kept in columns, one row per item (a "slot"), as a
-:class:`~storage.fingerprint_batch.FingerprintBatch` does but leaner: the SHA-256 digest is
-replaced by a keyed 32-bit digest (:mod:`storage.index_keys`; 0 means none), the PDQ hash is
+:class:`~storage.fingerprint_batch.FingerprintBatch` does but leaner: no SHA-256 digest (the
+identical file is found by the database, where that column is indexed: 320 MB at 10 million
+items, or 67 MB for a short keyed digest and its table, saved), the PDQ hash is
 kept in two 128-bit halves (the first half alone rules out nearly every stranger, so checking
 a candidate mostly reads half the bytes, and the column read at random is half the size), and
 the presence flags share a byte with the slot's liveness. :class:`Tables` are the multi-index
-tables (:mod:`storage.mih`) over some of those slots: one set of layers for the near hashes
-(PDQ and pHash, probed in one pass) and one for SHA-256 keys. Their sizes are chosen here,
-for memory: at 10 million items about 1 GB in all, half of it the hashes themselves.
+tables (:mod:`storage.mih`) over some of those slots, one layer for each kind of near hash
+(PDQ and pHash), probed in one pass. Their sizes are chosen here, for memory: at 10 million
+items under 1 GB in all, half of it the hashes themselves.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import numpy as np
 
 from checks.signals import Pdq
 from storage.fingerprint_batch import FingerprintBatch
-from storage.index_keys import sha_keys
 from storage.mih import Layer, MultiIndex, chunk_bits_for
 
 __all__ = [
@@ -42,16 +42,16 @@ __all__ = [
 PRESENT = {"pdq": np.uint8(1), "phash": np.uint8(2)}
 ALIVE = np.uint8(4)
 #: The columns; ``pdq`` is the first 128 bits of the hash, ``pdq_back`` the rest.
-FIELDS = ("ids", "sha_key", "pdq", "pdq_back", "pdq_quality", "phash", "present")
+FIELDS = ("ids", "pdq", "pdq_back", "pdq_quality", "phash", "present")
 #: Narrower types used while every value fits (ids from 2**31 on do not, say).
 NARROW = {"ids": np.int32, "pdq_quality": np.int8}
 
 #: Memory for PDQ's multi-index tables. Each costs ~3.5 bytes an item: at 10 million items
-#: this pays for 11 tables of 22 bits and then one more bit for 9 of them (a bit more halves a
-#: table's candidates for ~4.6 MiB of bucket offsets); the whole index, with a full tail,
-#: then stays under 1 GiB. Smaller indexes get every table the pigeonhole allows (14 of 18
-#: bits at a million items: fewer probes).
-_PDQ_TABLE_BYTES = 408 * 2**20
+#: this pays for 11 tables of 22 bits and then one more bit for each of them (a bit more
+#: halves a table's candidates for ~4.6 MiB of bucket offsets); the whole index, with a full
+#: tail, then stays under 1 GB (10^9 bytes). Smaller indexes get every table the pigeonhole
+#: allows (14 of 18 bits at a million items: fewer probes).
+_PDQ_TABLE_BYTES = 417 * 2**20
 #: Fewer PDQ tables would need wider radii: probes would grow much faster than memory shrinks.
 _PDQ_MIN_TABLES = 11
 
@@ -77,12 +77,9 @@ def pdq_wider(items: int, bits: int, tables: int) -> int:
 
 def columns_of(batch: FingerprintBatch) -> dict[str, np.ndarray]:
     """``batch`` as live rows of the store, in wide types."""
-    keys = sha_keys(batch.sha256)
-    keys[~batch.has_sha256] = 0
     flags = batch.has_pdq * PRESENT["pdq"] | batch.has_phash * PRESENT["phash"]
     return {
         "ids": batch.ids,
-        "sha_key": keys,
         "pdq": np.ascontiguousarray(batch.pdq[:, :2]),
         "pdq_back": np.ascontiguousarray(batch.pdq[:, 2:]),
         "pdq_quality": batch.pdq_quality,
@@ -106,11 +103,10 @@ def narrowed(values: np.ndarray, dtype: type[np.signedinteger]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Tables:
-    """Tables over some of the store's slots: near hashes (one layer a kind), and SHA keys."""
+    """Tables over some of the store's slots: one layer for each kind of near hash."""
 
     kinds: list[str]
     near: MultiIndex | None
-    exact: MultiIndex | None
 
     @classmethod
     def over(
@@ -138,24 +134,16 @@ class Tables:
             tables = pdq_tables(len(mine), bits)
             wider = pdq_wider(len(mine), bits, tables)
             layers[name] = Layer((words, back), mine, thresholds[name], bits, tables, wider)
-        keys = cols["sha_key"] if every else cols["sha_key"][slots]
-        have = np.flatnonzero(keys)
-        exact = None
-        if len(have):
-            # One probe a query: a wider bucket costs nothing, and narrower offsets save memory.
-            bits = max(8, chunk_bits_for(len(have)) - 4)
-            words = keys[have].astype(np.uint64).reshape(-1, 1)
-            exact = MultiIndex(words, slots[have], 0, chunk_bits=bits)
         kinds = list(layers)
         near = MultiIndex.of([layers[k] for k in kinds]) if kinds else None
-        return cls(kinds, near, exact)
+        return cls(kinds, near)
 
     @property
     def nbytes(self) -> int:
-        return sum(t.nbytes for t in (self.near, self.exact) if t is not None)
+        return 0 if self.near is None else self.near.nbytes
 
 
-NO_TABLES = Tables([], None, None)
+NO_TABLES = Tables([], None)
 
 
 @dataclass(frozen=True)

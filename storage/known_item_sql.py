@@ -103,15 +103,16 @@ ORDER BY id LIMIT $2
 SELECT id, sha256, pdq, pdq_quality, phash, revision, retired_at IS NOT NULL AS retired
 FROM known_items WHERE (revision, id) > ($1, $2) ORDER BY revision, id LIMIT $3
 """
-    #: (ids) -> what a match shows of the items not retired, and for a partner's item the
+    #: (ids, SHA-256 or NULL) -> what a match shows of the items not retired with these ids or
+    #: this SHA-256 (``identical``: the items whose it is), and for a partner's item the
     #: partner's name and trust
     labels: str = """
-SELECT k.id, k.sha256, k.verdict, k.title, k.fact_check_url, k.original_date,
-    k.original_place, p.name AS newsroom, p.trust
+SELECT k.id, k.sha256 = $2 AS identical, k.verdict, k.title, k.fact_check_url,
+    k.original_date, k.original_place, p.name AS newsroom, p.trust
 FROM known_items k
 LEFT JOIN partner_entries e ON e.item_id = k.id AND e.verdict IS NOT NULL
 LEFT JOIN partners p ON p.id = e.partner_id
-WHERE k.id {in:1:bigint} AND k.retired_at IS NULL
+WHERE (k.id {in:1:bigint} OR k.sha256 = $2) AND k.retired_at IS NULL
 """
     #: () -> the number of items in force
     count: str = "SELECT count(*) FROM known_items WHERE retired_at IS NULL"

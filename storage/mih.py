@@ -13,9 +13,9 @@ candidate's row) and into numpy's fixed cost per call (about a microsecond), so 
 be sparse, every read should touch one cache line, a query should be a few dozen calls, and
 memory decides how many tables there can be. ``b`` grows with the number of items
 (``chunk_bits_for``: two to four items a bucket), and the caller caps the tables and may give
-some of them one bit more where memory allows; for PDQ at 10M items, 11 chunks, nine of 23
-bits and two of 22: 2,770 probes and ~3,600 candidates per query (all of 22 bits: 2,563 and
-~6,100; 12 chunks of 21 bits: 1,944 and ~9,300, and more memory). A bucket entry is a slot in
+some of them one bit more where memory allows; for PDQ at 10M items, 11 chunks of 23 bits:
+2,794 probes and ~3,300 candidates per query (all of 22 bits: 2,563 and ~6,100; 12 chunks of
+21 bits: 1,944 and ~9,300, and more memory). A bucket entry is a slot in
 3 bytes side by side (4 from 16M slots on), so one read fetches it. Bucket offsets are a
 uint32 per block of 32 buckets plus, per bucket, a one-byte offset within the block; each
 block also stores its end, so a bucket's start and end come from one block read and two
@@ -341,26 +341,7 @@ class MultiIndex:
 
     def probe(self, query: np.ndarray) -> np.ndarray:
         """Slots sharing a chunk value within its radius of ``query`` (w,) uint64."""
-        query = np.asarray(query, dtype=np.uint64).reshape(1, -1)
-        layer = self._layers[0]
-        if self.probes > 1 or layer.crossing:
-            return self.probe_many(query)[1]
-        return self.probe_key(int(query[0, layer.word[0]]))
-
-    def probe_key(self, word: int) -> np.ndarray:
-        """For an equality index (one chunk, within one word): the slots in ``word``'s bucket.
-        Plain integers beat a dozen numpy calls."""
-        layer = self._layers[0]
-        bucket = word >> int(layer.shift[0]) & int(layer.masks[0, 0])
-        block, within = bucket >> _BLOCK_SHIFT, bucket & (_BLOCK - 1)
-        start = int(self._base[block])
-        if start & self._flag:
-            start ^= self._flag
-            at = int(self._wide_blocks.searchsorted(block))
-            first, end = self._wide_rel[at, within : within + 2].tolist()
-        else:
-            first, end = self._rel[block * _REL + within : block * _REL + within + 2].tolist()
-        return self._slots_at(np.arange(start + first, start + end, dtype=np.int64))
+        return self.probe_many(np.asarray(query, dtype=np.uint64).reshape(1, -1))[1]
 
     def probe_many(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For queries (k, w) uint64 of the first layer: ``(bounds, slots)``, the candidate

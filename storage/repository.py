@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
 from typing import ClassVar
 
-from checks.matching import Match, MatchKind, Way, judge, rank_key
-from checks.signals import Fingerprint
+from checks.matching import Candidate, Match, MatchKind, Way, judge, rank_key
+from checks.signals import Fingerprint, Sha256
 from checks.verdicts import Verdict
 from storage.answers import AnswerRepository
 from storage.base import KnownItem, KnownItemDraft, Storage, UpsertResult
@@ -58,6 +58,12 @@ def _upsert_result(row: Row, now: datetime) -> UpsertResult:
     created = item.created_at == now
     updated = not created and item.updated_at == now
     return UpsertResult(item=item, created=created, updated=updated)
+
+
+#: What the database's answer for the identical file is judged as.
+_IDENTICAL = Candidate(
+    0, exact=True, mirrored=False, pdq_distance=None, phash_distance=None, item_pdq_quality=None
+)
 
 
 def _certain(way: Way) -> bool:
@@ -223,22 +229,22 @@ class SqlStorage(
             sure = {i for i, ways in accepted.items() if any(_certain(w) for w in ways)}
             for item_id, way in (await self._local_ways(query.local, sure)).items():
                 accepted.setdefault(item_id, []).append(way)
-        if not accepted:
+        # The identical file is the database's to find, by its SHA-256 (an indexed column): one
+        # read brings it with what a match shows of the items found above.
+        sha256 = None if query.sha256 is None else Sha256.validate(query.sha256)
+        if sha256 is None and not accepted:
             return []
         ids = self._encode_list(sorted(accepted))
-        rows = await self._run("look up known items", self._known.labels, ids)
+        rows = await self._run("look up known items", self._known.labels, ids, sha256)
         labels = {row["id"]: row for row in rows}
+        for row in rows:
+            if row["identical"] and (way := judge(_IDENTICAL, query.pdq_quality)) is not None:
+                accepted.setdefault(row["id"], []).append(way)
         matches = []
         for item_id, ways in accepted.items():
             label = labels.get(item_id)
             if label is None:  # retired or deleted since the index heard of it
                 continue
-            if label["sha256"] != query.sha256:
-                # The index keeps a keyed 32-bit digest of each SHA-256, not the SHA-256: an
-                # exact match is only claimed once the database's full digest agrees.
-                ways = [way for way in ways if way.kind is not MatchKind.EXACT]
-                if not ways:
-                    continue
             found = [
                 Match(
                     item_id,

@@ -741,9 +741,13 @@ class TestModeration:
             s = await new_analysed_tip(storage, fp)
             await other.refresh_index()
             given = await storage.record_review(s.id, review(Verdict.SATIRE))
-            assert await other.lookup(fp) == []
-            assert await other.refresh_index() >= 1
+            near = Fingerprint(pdq=fp.pdq, pdq_quality=90)
+            assert await other.lookup(near) == []
+            # The identical file is the database's to find, at once.
             (match,) = await other.lookup(fp)
+            assert (match.item_id, match.verdict) == (given.known_item_ids[0], Verdict.SATIRE)
+            assert await other.refresh_index() >= 1
+            (match,) = await other.lookup(near)
             assert (match.item_id, match.verdict) == (given.known_item_ids[0], Verdict.SATIRE)
             # And the other way round: undone there, gone here after a refresh.
             assert await other.undo_last_review(s.id) is not None
@@ -929,9 +933,9 @@ async def test_an_upgraded_database_knows_which_bot_each_tip_came_to(tmp_path: P
     # (and, from 0007, the languages go too).
     async with aiosqlite.connect(path) as conn:
         await conn.executescript(
-            # 0008 (the exchange), 0009 (local features) and 0010 (what tipsters were told)
-            # go too: their tables are made again on the way up.
-            "DROP TABLE tipster_answers; "
+            # 0008 (the exchange), 0009 (local features), 0010 (what tipsters were told) and
+            # 0011 (known items by SHA-256) go too: they are made again on the way up.
+            "DROP INDEX known_items_sha256; DROP TABLE tipster_answers; "
             "DROP TABLE submission_item_features; DROP TABLE known_item_features; "
             "DROP TABLE partner_entries; DROP TABLE partners; DROP TRIGGER feed_items_follow; "
             "DROP TABLE feed_items; DROP INDEX known_items_created_by; "
