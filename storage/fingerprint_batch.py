@@ -12,9 +12,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from checks.errors import InvalidHash
-from checks.signals import Fingerprint, HashKind, Pdq, Phash, Sha256
+from checks.signals import Fingerprint, HashKind, Pdq, Phash
 
-__all__ = ["BATCH_FIELDS", "NO_QUALITY", "FingerprintBatch", "hex_words"]
+__all__ = ["NO_QUALITY", "FingerprintBatch", "hex_words"]
 
 #: ``pdq_quality`` of an item whose quality is unknown.
 NO_QUALITY = -1
@@ -44,14 +44,13 @@ def hex_words(values: Sequence[str | None], kind: type[HashKind]) -> tuple[np.nd
 
 @dataclass(frozen=True, slots=True, eq=False)
 class FingerprintBatch:
-    """The hashes of many items as columns, so loading needs no Python object per item.
+    """The near hashes of many items as columns, so loading needs no Python object per item.
 
-    Missing hashes are zero words with a False ``has_*`` flag; unknown quality is -1.
+    Missing hashes are zero words with a False ``has_*`` flag; unknown quality is -1. No
+    SHA-256: the identical file is the database's to find.
     """
 
     ids: np.ndarray  # (n,) int64
-    sha256: np.ndarray  # (n, 4) uint64
-    has_sha256: np.ndarray  # (n,) bool
     pdq: np.ndarray  # (n, 4) uint64
     has_pdq: np.ndarray  # (n,) bool
     pdq_quality: np.ndarray  # (n,) int16
@@ -61,17 +60,21 @@ class FingerprintBatch:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def findable(self) -> np.ndarray:
+        """Which rows have a near hash to be found by (an item imported by SHA-256 alone has
+        none, and no place in the index)."""
+        return self.has_pdq | self.has_phash
+
     @classmethod
     def from_columns(
         cls,
         ids: Sequence[int],
-        sha256: Sequence[str | None],
         pdq: Sequence[str | None],
         pdq_quality: Sequence[int | None],
         phash: Sequence[str | None],
     ) -> FingerprintBatch:
         """From hex columns as stored (lower-case, None where missing)."""
-        sha_words, has_sha = hex_words(sha256, Sha256)
         pdq_words, has_pdq = hex_words(pdq, Pdq)
         phash_words, has_phash = hex_words(phash, Phash)
         quality = np.array(
@@ -79,8 +82,6 @@ class FingerprintBatch:
         ).reshape(len(pdq_quality))
         return cls(
             ids=np.asarray(ids, dtype=np.int64).reshape(-1),
-            sha256=sha_words,
-            has_sha256=has_sha,
             pdq=pdq_words,
             has_pdq=has_pdq,
             pdq_quality=quality,
@@ -90,7 +91,8 @@ class FingerprintBatch:
 
     @classmethod
     def from_fingerprints(cls, items: Iterable[tuple[int, Fingerprint]]) -> FingerprintBatch:
-        """From fingerprints, validating each hash (the mirrored PDQ is a query-only hash)."""
+        """From fingerprints, validating each near hash (the mirrored PDQ is a query-only
+        hash)."""
         rows = list(items)
 
         def column(kind: type[HashKind], name: str) -> list[str | None]:
@@ -99,7 +101,6 @@ class FingerprintBatch:
 
         return cls.from_columns(
             ids=[item_id for item_id, _ in rows],
-            sha256=column(Sha256, "sha256"),
             pdq=column(Pdq, "pdq"),
             pdq_quality=[fp.pdq_quality for _, fp in rows],
             phash=column(Phash, "phash"),
@@ -117,6 +118,3 @@ class FingerprintBatch:
         if len(first_from_end) == len(self):
             return self
         return self.take(np.sort(len(self) - 1 - first_from_end))
-
-
-BATCH_FIELDS = tuple(f.name for f in fields(FingerprintBatch))

@@ -12,7 +12,7 @@ goes on answering and taking additions (rows never move, so those need no care);
 made meanwhile are made again in a new store, which the next call then swaps in. Nothing is
 lost, and the caller never waits for a rebuild (half a minute at 10 million items).
 
-Memory decides the layout at 10 million items as much as speed (about 1 GB there, half of
+Memory decides the layout at 10 million items as much as speed (under 1 GB there, half of
 it the hashes themselves): see :mod:`storage.index_tables`.
 """
 
@@ -120,9 +120,11 @@ class NearDuplicateIndex(IndexSearch):
     def from_batches(
         cls, batches: Iterable[FingerprintBatch], **options: int
     ) -> NearDuplicateIndex:
-        """Build in one pass (the start-up load); a repeated id keeps its last row."""
+        """Build in one pass (the start-up load); a repeated id keeps its last row, and items
+        without a near hash are left out."""
         index = cls(**options)
-        sources = [(c, c["present"]) for c in map(columns_of, batches)]
+        findable = (batch.take(batch.findable) for batch in batches)
+        sources = [(c, c["present"]) for c in map(columns_of, findable)]
         index._store = index._merged(sources)
         return index
 
@@ -163,16 +165,12 @@ class NearDuplicateIndex(IndexSearch):
     def live(self) -> FingerprintBatch:
         """Every item the index holds, as one batch (a copy).
 
-        SHA-256 digests are not kept (see :mod:`storage.index_tables`), so the batch has none:
-        ``has_sha256`` is False throughout. :meth:`updated` copies the index's own columns.
+        :meth:`updated` copies the index's own columns instead.
         """
         self._collect()
         rows = self._store.rows(0)
-        count = len(rows["ids"])
         return FingerprintBatch(
             ids=rows["ids"].astype(np.int64),
-            sha256=np.zeros((count, 4), dtype=np.uint64),
-            has_sha256=np.zeros(count, dtype=bool),
             pdq=np.concatenate([rows["pdq"], rows["pdq_back"]], axis=1),
             has_pdq=rows["present"] & PRESENT["pdq"] > 0,
             pdq_quality=rows["pdq_quality"].astype(np.int16),
@@ -233,11 +231,18 @@ class NearDuplicateIndex(IndexSearch):
         """Add or replace many items; returns how many were new or changed.
 
         Column-wise, not row by row: a re-import of 200,000 unchanged items reaches every
-        instance as one refresh, and it runs on the bot's event loop.
+        instance as one refresh, and it runs on the bot's event loop. An item without a near
+        hash (imported by SHA-256 alone, which the database finds) has no place here: it is
+        removed if it was here.
         """
         self._collect()
-        store = self._store
         batch = batch.last_per_id()
+        findable = batch.findable
+        gone = 0
+        if not findable.all():
+            gone = sum(self.remove(item_id) for item_id in batch.ids[~findable].tolist())
+            batch = batch.take(findable)
+        store = self._store
         columns = columns_of(batch)
         slots = store.slots_of(batch.ids)
         known = np.flatnonzero(slots >= 0)
@@ -255,7 +260,7 @@ class NearDuplicateIndex(IndexSearch):
                 columns = {name: column[fresh] for name, column in columns.items()}
             store.append(columns)
             self._maybe_merge()
-        return count
+        return count + gone
 
     def remove(self, item_id: int) -> bool:
         """Forget an item; False if it was not there."""

@@ -90,7 +90,7 @@ def columns_of(batch: FingerprintBatch) -> dict[str, np.ndarray]:
 
 def empty_columns() -> dict[str, np.ndarray]:
     """Columns with no rows, in wide types."""
-    return columns_of(FingerprintBatch.from_columns([], [], [], [], []))
+    return columns_of(FingerprintBatch.from_columns([], [], [], []))
 
 
 def narrowed(values: np.ndarray, dtype: type[np.signedinteger]) -> np.ndarray:

@@ -100,7 +100,7 @@ ORDER BY id LIMIT $2
 """
     #: (revision, id, limit) -> :data:`storage.rows.HASH_COLUMNS` after that pair, in order
     hash_page: str = """
-SELECT id, sha256, pdq, pdq_quality, phash, revision, retired_at IS NOT NULL AS retired
+SELECT id, pdq, pdq_quality, phash, revision, retired_at IS NOT NULL AS retired
 FROM known_items WHERE (revision, id) > ($1, $2) ORDER BY revision, id LIMIT $3
 """
     #: (ids, SHA-256 or NULL) -> what a match shows of the items not retired with these ids or

@@ -92,7 +92,7 @@ class Executor(Protocol):
 
 
 #: What a dialect's hash page selects, in this order (read by position, for speed).
-HASH_COLUMNS = ("id", "sha256", "pdq", "pdq_quality", "phash", "revision", "retired")
+HASH_COLUMNS = ("id", "pdq", "pdq_quality", "phash", "revision", "retired")
 
 
 def as_utc(value: datetime | str) -> datetime:
@@ -200,9 +200,9 @@ def changes_from_rows(rows: Sequence[Sequence[Any]]) -> tuple[FingerprintBatch, 
     """Rows of :data:`HASH_COLUMNS` as the index wants them: one columnar batch of the live
     items, and the ids of the retired ones. Columns are cut with ``zip``, not row by row."""
     if not rows:
-        return FingerprintBatch.from_columns([], [], [], [], []), []
-    ids, sha256, pdq, pdq_quality, phash, _revision, retired = zip(*rows, strict=True)
-    batch = FingerprintBatch.from_columns(ids, sha256, pdq, pdq_quality, phash)
+        return FingerprintBatch.from_columns([], [], [], []), []
+    ids, pdq, pdq_quality, phash, _revision, retired = zip(*rows, strict=True)
+    batch = FingerprintBatch.from_columns(ids, pdq, pdq_quality, phash)
     gone = np.array(retired, dtype=bool)
     if not gone.any():
         return batch, []
