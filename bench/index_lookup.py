@@ -267,7 +267,8 @@ def measure(
     return {
         "items": len(index),
         "layout": layout_of(index),
-        "index_megabytes": round(index.nbytes / 2**20, 1),
+        "index_megabytes": round(index.nbytes / 2**20, 1),  # MiB, as every "megabytes" here
+        "index_bytes": index.nbytes,
         "multi_index": fast,
         "brute_force": slow,
         "same_answers": agree,
