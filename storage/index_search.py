@@ -29,6 +29,7 @@ class Query:
     pdq: np.ndarray | None
     pdq_mirrored: np.ndarray | None
     phash: np.ndarray | None
+    phash_mirrored: np.ndarray | None
 
     @classmethod
     def parse(cls, fp: Fingerprint) -> Query:
@@ -43,6 +44,7 @@ class Query:
             pdq=words(fp.pdq, Pdq),
             pdq_mirrored=words(fp.pdq_mirrored, Pdq),
             phash=words(fp.phash, Phash),
+            phash_mirrored=words(fp.phash_mirrored, Phash),
         )
 
 
@@ -73,9 +75,10 @@ class IndexSearch:
         """Items within a threshold of the query on PDQ, mirrored PDQ or pHash.
 
         An item near both the query and its mirror appears twice (``mirrored`` False and True);
-        the caller keeps the better. A mirrored candidate has no pHash distance: the query's
-        pHash is of the unmirrored picture. The identical file is the database's to find, by
-        its SHA-256: no candidate here is ``exact``.
+        the caller keeps the better. Mirrored candidates are found by the mirror's PDQ alone;
+        their pHash distance is to the mirror's pHash (None when the query has none), for the
+        flat pictures whose PDQ is too weak to decide. The identical file is the database's to
+        find, by its SHA-256: no candidate here is ``exact``.
         """
         q = Query.parse(query)
         return [c for part in self._parts() for c in self._candidates(part, q, brute_force=False)]
@@ -132,7 +135,7 @@ class IndexSearch:
         self, part: Part, slots: np.ndarray, q: Query, *, mirrored: bool
     ) -> list[Candidate]:
         pdq_query = q.pdq_mirrored if mirrored else q.pdq
-        phash_query = None if mirrored else q.phash
+        phash_query = q.phash_mirrored if mirrored else q.phash
         present = part.cols["present"].take(slots, mode="clip")
         return _at(
             part,

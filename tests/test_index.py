@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from collections.abc import Callable
@@ -188,7 +189,7 @@ def test_the_identical_file_is_found_by_its_hashes_never_by_its_sha256() -> None
     assert index.candidates(Fingerprint(sha256=stored.sha256)) == []
 
 
-def test_mirrored_query_is_marked_and_has_no_phash_distance() -> None:
+def test_mirrored_candidates_are_measured_against_the_mirror() -> None:
     rng = random.Random(4)
     stored = item(rng)
     index = NearDuplicateIndex()
@@ -200,6 +201,11 @@ def test_mirrored_query_is_marked_and_has_no_phash_distance() -> None:
     assert found[True].pdq_distance == 4 and found[True].phash_distance is None
     # The unmirrored pHash also matches, so the item is a direct candidate as well.
     assert found[False].phash_distance == 0 and found[False].pdq_distance > Pdq.threshold
+    # With the mirror's pHash, mirrored candidates (found by PDQ alone) are measured by it.
+    mirror_phash = dataclasses.replace(query, phash_mirrored=flip(stored.phash, 3, rng))
+    found = {c.mirrored: c for c in index.candidates(mirror_phash)}
+    assert (found[True].pdq_distance, found[True].phash_distance) == (4, 3)
+    assert key(index.candidates_brute_force(mirror_phash)) == key(found.values())
 
 
 def test_missing_hashes_give_none_distances() -> None:

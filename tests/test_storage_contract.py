@@ -21,7 +21,7 @@ import aiosqlite
 import pytest
 
 from checks.errors import ConfigError, InvalidHash
-from checks.matching import MatchKind
+from checks.matching import Confidence, MatchKind
 from checks.signals import Fingerprint, Pdq, Phash
 from checks.verdicts import Verdict
 from storage import (
@@ -374,6 +374,30 @@ class TestStorageContract:
                 "pdq",
                 3,
             )
+
+    async def test_a_flat_picture_mirrored_is_similar_by_its_mirror_s_phash(
+        self, backend: Backend
+    ) -> None:
+        async with opened(backend) as storage:
+            fp = fingerprint(quality=Pdq.min_quality - 20)  # too flat for PDQ to decide
+            item = (await storage.upsert_known_item(draft(fp))).item
+            query = Fingerprint(
+                pdq=rand_hex(256),
+                pdq_quality=Pdq.min_quality - 20,
+                phash=rand_hex(64),
+                pdq_mirrored=flip(fp.pdq, 16),
+                phash_mirrored=flip(fp.phash, 2),
+            )
+            (match,) = await storage.lookup(query)
+            assert (match.item_id, match.kind, match.signal, match.distance) == (
+                item.id,
+                MatchKind.MIRRORED,
+                "phash",
+                2,
+            )
+            assert match.confidence is Confidence.SIMILAR
+            far = dataclasses.replace(query, phash_mirrored=flip(fp.phash, Phash.threshold + 1))
+            assert await storage.lookup(far) == []
 
     async def test_lookup_falls_back_to_phash_when_pdq_quality_is_low(
         self, backend: Backend

@@ -38,8 +38,10 @@ class Fingerprint:
     pdq: str | None = None
     pdq_quality: int | None = None
     phash: str | None = None
-    #: Only computed for a query (a stored item is never looked up by its mirror).
+    #: Only computed for a query (a stored item is never looked up by its mirror); the
+    #: mirror's pHash decides for the mirrored candidates when PDQ quality is too low to.
     pdq_mirrored: str | None = None
+    phash_mirrored: str | None = None
     #: Only for a query: its other turns and flips, and its picture inside a frame.
     views: tuple[View, ...] = ()
     #: Only for a query: its local features, to find a known picture cropped, tilted or
@@ -76,4 +78,5 @@ def compute_fingerprint(
         pdq_quality=pdq.quality,
         phash=Phash.compute(image),
         pdq_mirrored=pdq.mirrored,
+        phash_mirrored=Phash.compute(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
     )
