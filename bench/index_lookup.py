@@ -125,19 +125,20 @@ def make_queries(
         row = int(rng.integers(0, len(items)))
         pdq, phash = items.pdq[row], items.phash[row]
         kind = ("near", "identical", "mirrored", "miss", "near")[i % 5]
+        mirror = random_words(rng, 1, 4)[0], random_words(rng, 1, 1)[0]
+        if kind == "mirrored":
+            mirror = flip_bits(rng, pdq, Pdq.threshold), flip_bits(rng, phash, 8)
         if kind in ("mirrored", "miss"):
-            mirror = flip_bits(rng, pdq, Pdq.threshold) if kind == "mirrored" else None
             pdq, phash = random_words(rng, 1, 4)[0], random_words(rng, 1, 1)[0]
-        else:
-            mirror = None
-            if kind == "near":
-                pdq, phash = flip_bits(rng, pdq, Pdq.threshold), flip_bits(rng, phash, 8)
+        elif kind == "near":
+            pdq, phash = flip_bits(rng, pdq, Pdq.threshold), flip_bits(rng, phash, 8)
         queries.append(
             Fingerprint(
                 pdq=to_hex(pdq),
                 pdq_quality=90,
                 phash=to_hex(phash),
-                pdq_mirrored=to_hex(mirror if mirror is not None else random_words(rng, 1, 4)[0]),
+                pdq_mirrored=to_hex(mirror[0]),
+                phash_mirrored=to_hex(mirror[1]),
             )
         )
     return queries
