@@ -67,7 +67,8 @@ _CONFIDENCE_RANK = {Confidence.CERTAIN: 0, Confidence.SIMILAR: 1, Confidence.NON
 class Candidate(NamedTuple):
     """A stored item whose hashes are close to the query's, before the rules decide.
 
-    ``pdq_distance`` / ``phash_distance`` are None when either side lacks that hash.
+    ``exact``: the database holds the query's very file (same SHA-256); the index never says
+    so. ``pdq_distance`` / ``phash_distance`` are None when either side lacks that hash.
     ``mirrored`` means the distances were measured against the query's mirror image.
 
     A named tuple, not a frozen dataclass: the index makes one per item near a query, often

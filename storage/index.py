@@ -163,10 +163,8 @@ class NearDuplicateIndex(IndexSearch):
         return fresh, changed
 
     def live(self) -> FingerprintBatch:
-        """Every item the index holds, as one batch (a copy).
-
-        :meth:`updated` copies the index's own columns instead.
-        """
+        """Every item the index holds, as one batch (a copy; :meth:`updated` copies the
+        index's own columns instead)."""
         self._collect()
         rows = self._store.rows(0)
         return FingerprintBatch(
