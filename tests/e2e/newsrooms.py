@@ -21,8 +21,9 @@ from tests.fakebotapi import Call, FakeBotAPI, FakeChat, FakeUser
 
 #: Both fakes start here: Telegram numbers updates per bot, so two bots see the same ids.
 FIRST_UPDATE_ID = 800_000_001
-#: Seconds a started bot has to reach getUpdates, and a tip to be answered (well under the
-#: 30 s poll that stands in for a lost NOTIFY; the first card must be right anyway).
+#: Seconds a started bot has to reach getUpdates, and a tip or a moderator's command to be
+#: answered (well under the 30 s poll that stands in for a lost NOTIFY; the first card must be
+#: right anyway). Two bots share two cores here: a loaded machine can stall one for seconds.
 START_TIMEOUT = 30.0
 CARD_TIMEOUT = 15.0
 

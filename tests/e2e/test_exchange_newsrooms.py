@@ -91,12 +91,13 @@ async def wait_until_sql(database: Path, query: str, what: str) -> None:
 
 async def verdict(room: Newsroom, ticket: str, *words: str) -> str:
     room.moderator.send_command("verdict", ticket, *words, chat=room.mods)
-    return text_of(await room.api.wait_for_message(room.mods, f"Tip {ticket}:"))
+    reply = await room.api.wait_for_message(room.mods, f"Tip {ticket}:", timeout=CARD_TIMEOUT)
+    return text_of(reply)
 
 
 async def publish(room: Newsroom, ticket: str) -> None:
     room.moderator.send_command("publish", ticket, chat=room.mods)
-    reply = await room.api.wait_for_message(room.mods, "newsroom's feed")
+    reply = await room.api.wait_for_message(room.mods, "newsroom's feed", timeout=CARD_TIMEOUT)
     assert "1 known item" in text_of(reply) or "known items" in text_of(reply), text_of(reply)
 
 
@@ -150,7 +151,7 @@ async def test_two_newsrooms_exchange_verdicts_disputes_and_retractions(
         )  # fmt: skip
     for room in (a, b):
         room.admin.send_command("mod", "add", str(room.moderator.id), chat=room.mods)
-        await room.api.wait_for_message(room.mods, "is now a moderator")
+        await room.api.wait_for_message(room.mods, "is now a moderator", timeout=CARD_TIMEOUT)
 
     # A's tipster sends a photo; A's moderator debunks it and publishes the verdict.
     original = picture(90)
@@ -190,7 +191,7 @@ async def test_two_newsrooms_exchange_verdicts_disputes_and_retractions(
     # A withdraws its item: B's tipster is told the answer is withdrawn; for B's witness the
     # disagreement is over and B's verdict stands.
     a.moderator.send_command("unpublish", ticket_a, chat=a.mods)
-    await a.api.wait_for_message(a.mods, "taken out of the newsroom's feed")
+    await a.api.wait_for_message(a.mods, "taken out of the newsroom's feed", timeout=CARD_TIMEOUT)
     [told] = await corrections(b, b.tipster, 1)
     assert ticket_b in told and "withdrawn" in told, told
     [told] = await corrections(b, witness, 1)
