@@ -108,7 +108,7 @@ class IndexSearch:
         if q.phash is not None:
             direct.append(found["phash"][1])
         out = []
-        slots = np.concatenate(direct) if len(direct) > 1 else direct[0]
+        slots = np.concatenate(direct) if direct else np.empty(0, dtype=np.int64)
         if len(slots):
             out = self._describe(part, np.unique(slots), q, mirrored=False)
         if mirrored is not None and len(mirrored):

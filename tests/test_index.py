@@ -206,6 +206,9 @@ def test_mirrored_candidates_are_measured_against_the_mirror() -> None:
     found = {c.mirrored: c for c in index.candidates(mirror_phash)}
     assert (found[True].pdq_distance, found[True].phash_distance) == (4, 3)
     assert key(index.candidates_brute_force(mirror_phash)) == key(found.values())
+    # A query of its mirror alone (a hand-made fingerprint) is found as a mirror.
+    only_mirror = Fingerprint(sha256=rand_hex(rng, 256), pdq_mirrored=stored.pdq)
+    assert [(c.item_id, c.mirrored) for c in index.candidates(only_mirror)] == [(5, True)]
 
 
 def test_missing_hashes_give_none_distances() -> None:
