@@ -1,6 +1,6 @@
 """How fast the near-duplicate index answers, at a newsroom-sized database and beyond.
 
-Builds an index of random PDQ / pHash / SHA-256 items (with planted near-duplicates, so lookups
+Builds an index of random PDQ / pHash items (with planted near-duplicates, so lookups
 find things), times ``candidates()`` per query in three passes (the tail over all look-ups,
 and the tail of each query's median), and does the same by brute force on a sample of the
 queries, checking both give the same answer. Also times ``pdq_candidates`` with 12 hashes a call

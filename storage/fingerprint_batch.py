@@ -66,6 +66,12 @@ class FingerprintBatch:
         none, and no place in the index)."""
         return self.has_pdq | self.has_phash
 
+    def only_findable(self) -> FingerprintBatch:
+        """The findable rows: this batch itself when they all are (the usual case: no copy
+        of a start-up page)."""
+        findable = self.findable
+        return self if findable.all() else self.take(findable)
+
     @classmethod
     def from_columns(
         cls,

@@ -123,7 +123,7 @@ class NearDuplicateIndex(IndexSearch):
         """Build in one pass (the start-up load); a repeated id keeps its last row, and items
         without a near hash are left out."""
         index = cls(**options)
-        findable = (batch.take(batch.findable) for batch in batches)
+        findable = (batch.only_findable() for batch in batches)
         sources = [(c, c["present"]) for c in map(columns_of, findable)]
         index._store = index._merged(sources)
         return index
